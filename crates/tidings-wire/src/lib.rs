@@ -1,0 +1,47 @@
+//! The Server-Sent Events wire format, for servers and clients alike.
+//!
+//! - [`Parser`]: a spec-exact, incremental, push-style parser for `text/event-stream`. Feed it
+//!   bytes as they arrive, in pieces of any size; it hands back events without allocating per
+//!   event, in time linear in the input whatever the size of the reads, with bounded memory.
+//! - [`Frame`]: the encoder, a builder for events, comments and `retry` hints.
+//! - [`TypedEvent`] (feature `json`, on by default): ties a Rust type to its event name and
+//!   serde encoding, so that one definition is the contract between server and client.
+//!
+//! The crate has no web or async dependencies and builds for native targets and `wasm32`.
+//!
+//! ```
+//! use tidings_wire::{Frame, Parser};
+//!
+//! let stream = [
+//!     Frame::new().retry(std::time::Duration::from_secs(2)),
+//!     Frame::new().event("greeting").id("1").data("hello\nworld"),
+//!     Frame::new().comment("keep-alive"),
+//! ]
+//! .map(Frame::into_string)
+//! .concat();
+//!
+//! let mut parser = Parser::new();
+//! // Feed it in 5-byte reads, as a slow network might deliver it.
+//! for chunk in stream.as_bytes().chunks(5) {
+//!     parser.feed(chunk, |event| {
+//!         let event = event.expect("small event");
+//!         assert_eq!((event.event_type, event.data, event.last_event_id), ("greeting", "hello\nworld", "1"));
+//!     });
+//! }
+//! assert_eq!(parser.retry(), Some(std::time::Duration::from_secs(2)));
+//! ```
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod frame;
+pub mod parser;
+#[cfg(feature = "json")]
+pub mod typed;
+
+pub use frame::{Frame, InvalidId};
+pub use parser::{DEFAULT_EVENT_TYPE, DEFAULT_MAX_EVENT_SIZE, Event, EventRef, ParseError, Parser};
+#[cfg(feature = "json")]
+pub use typed::{DecodeError, EncodeError, TypedEvent};
+
+/// The MIME type of an event stream, for `Content-Type` and `Accept` headers.
+pub const CONTENT_TYPE: &str = "text/event-stream";

@@ -1,0 +1,163 @@
+//! Typed events: one Rust type per event type, shared by server and client.
+//!
+//! [`TypedEvent`] ties a type to the name it travels under (the SSE `event` field) and to how its
+//! data is encoded: JSON by default, through serde. Define the type once, in a crate both sides
+//! depend on, and the server's sends and the client's signals cannot drift apart.
+//!
+//! ```
+//! use serde::{Deserialize, Serialize};
+//! use tidings_wire::{Parser, TypedEvent};
+//!
+//! #[derive(Debug, PartialEq, Serialize, Deserialize)]
+//! struct Tick {
+//!     symbol: String,
+//!     price: f64,
+//! }
+//!
+//! impl TypedEvent for Tick {
+//!     const NAME: &'static str = "tick";
+//! }
+//!
+//! // Server side: a frame ready to write.
+//! let tick = Tick { symbol: "ACME".into(), price: 101.5 };
+//! let frame = tick.to_frame().expect("a Tick always serialises").id("1");
+//! assert_eq!(frame.as_str(), "event: tick\ndata: {\"symbol\":\"ACME\",\"price\":101.5}\nid: 1\n\n");
+//!
+//! // Client side: the event back as a `Tick`.
+//! let events = Parser::new().feed_owned(frame.as_bytes());
+//! let event = events[0].as_ref().expect("small event");
+//! assert_eq!(event.event_type, Tick::NAME);
+//! assert_eq!(Tick::decode(&event.data).expect("valid JSON"), tick);
+//! ```
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::Frame;
+
+/// A Rust type that travels as one SSE event type: see the [module documentation](self).
+///
+/// Only [`NAME`](TypedEvent::NAME) is required; the data is JSON unless [`encode`] and
+/// [`decode`] are overridden (both sides must then agree, which they do when they share the
+/// implementation).
+///
+/// [`encode`]: TypedEvent::encode
+/// [`decode`]: TypedEvent::decode
+pub trait TypedEvent: Serialize + DeserializeOwned {
+    /// The event type on the wire: the SSE `event` field, and the name a client listens for.
+    /// It must not contain CR or LF, and should not be `message` unless the type is the stream's
+    /// default.
+    const NAME: &'static str;
+
+    /// Encodes the value as the event's data.
+    ///
+    /// # Errors
+    ///
+    /// [`EncodeError`] if the value cannot be serialised.
+    fn encode(&self) -> Result<String, EncodeError> {
+        serde_json::to_string(self).map_err(|error| EncodeError::new(Self::NAME, error))
+    }
+
+    /// Decodes the event's data.
+    ///
+    /// # Errors
+    ///
+    /// [`DecodeError`] if the data is not a valid encoding of the type, as when a server sends
+    /// a newer or older version of it.
+    fn decode(data: &str) -> Result<Self, DecodeError> {
+        serde_json::from_str(data).map_err(|error| DecodeError::new(Self::NAME, error))
+    }
+
+    /// The value as a [`Frame`] with its event type and data, to which an `id` can be added.
+    ///
+    /// # Errors
+    ///
+    /// [`EncodeError`] if the value cannot be serialised.
+    ///
+    /// # Panics
+    ///
+    /// If [`NAME`](TypedEvent::NAME) contains CR or LF.
+    fn to_frame(&self) -> Result<Frame, EncodeError> {
+        Ok(Frame::new().event(Self::NAME).data(&self.encode()?))
+    }
+}
+
+/// A typed event could not be encoded.
+#[derive(Debug, thiserror::Error)]
+#[error("could not encode a `{event}` event: {source}")]
+pub struct EncodeError {
+    event: &'static str,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl EncodeError {
+    /// An error encoding an event of type `event`, caused by `source`.
+    pub fn new(event: &'static str, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self {
+            event,
+            source: source.into(),
+        }
+    }
+
+    /// The event type that failed to encode.
+    #[must_use]
+    pub fn event(&self) -> &'static str {
+        self.event
+    }
+}
+
+/// The data of an event could not be decoded as its Rust type.
+#[derive(Debug, thiserror::Error)]
+#[error("could not decode a `{event}` event: {source}")]
+pub struct DecodeError {
+    event: &'static str,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl DecodeError {
+    /// An error decoding an event of type `event`, caused by `source`.
+    pub fn new(event: &'static str, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self {
+            event,
+            source: source.into(),
+        }
+    }
+
+    /// The event type that failed to decode.
+    #[must_use]
+    pub fn event(&self) -> &'static str {
+        self.event
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Progress {
+        job: u32,
+        percent: u8,
+    }
+
+    impl TypedEvent for Progress {
+        const NAME: &'static str = "progress";
+    }
+
+    #[test]
+    fn decode_error_names_the_event_and_the_cause() {
+        let error = Progress::decode(r#"{"job": 1}"#).expect_err("percent is missing");
+        assert_eq!(error.event(), "progress");
+        let message = error.to_string();
+        assert!(message.starts_with("could not decode a `progress` event: missing field `percent`"), "{message}");
+    }
+
+    #[test]
+    fn frame_carries_name_and_json() {
+        let frame = Progress { job: 3, percent: 50 }.to_frame().expect("serialisable");
+        assert_eq!(frame.as_str(), "event: progress\ndata: {\"job\":3,\"percent\":50}\n\n");
+    }
+}

@@ -35,7 +35,9 @@ fn main() -> io::Result<()> {
         let mut lines = String::new();
         parser.feed(&buffer[..read], |event| {
             let line = match event {
-                Ok(event) => json!({"type": event.event_type, "data": event.data, "id": event.last_event_id}),
+                Ok(event) => {
+                    json!({"type": event.event_type, "data": event.data, "id": event.last_event_id})
+                }
                 Err(error) => json!({"error": error.to_string()}),
             };
             lines.push_str(&line.to_string());

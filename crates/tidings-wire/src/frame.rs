@@ -116,7 +116,10 @@ impl Frame {
     /// The error of `serde_json` if `value` cannot be serialised (a map with non-string keys,
     /// say, or a failing `Serialize` implementation).
     #[cfg(feature = "json")]
-    pub fn json_data<T: serde::Serialize + ?Sized>(self, value: &T) -> Result<Self, serde_json::Error> {
+    pub fn json_data<T: serde::Serialize + ?Sized>(
+        self,
+        value: &T,
+    ) -> Result<Self, serde_json::Error> {
         let text = serde_json::to_string(value)?;
         Ok(self.field("data", &text))
     }
@@ -214,7 +217,11 @@ fn lines(text: &str) -> impl Iterator<Item = &str> {
                 Some(current)
             }
             Some(i) => {
-                let after = if current[i..].starts_with("\r\n") { i + 2 } else { i + 1 };
+                let after = if current[i..].starts_with("\r\n") {
+                    i + 2
+                } else {
+                    i + 1
+                };
                 rest = Some(&current[after..]);
                 Some(&current[..i])
             }
@@ -233,15 +240,24 @@ mod tests {
         let table = [
             (Frame::new().data("hello"), "data: hello\n\n"),
             (Frame::new().data(""), "data\n\n"),
-            (Frame::new().data("a\nb\r\nc\rd"), "data: a\ndata: b\ndata: c\ndata: d\n\n"),
+            (
+                Frame::new().data("a\nb\r\nc\rd"),
+                "data: a\ndata: b\ndata: c\ndata: d\n\n",
+            ),
             (Frame::new().data("a\n"), "data: a\ndata\n\n"),
             (Frame::new().data(" lead"), "data:  lead\n\n"),
             (Frame::new().data("a").data("b"), "data: a\ndata: b\n\n"),
-            (Frame::new().event("tick").id("1").data("x"), "event: tick\nid: 1\ndata: x\n\n"),
+            (
+                Frame::new().event("tick").id("1").data("x"),
+                "event: tick\nid: 1\ndata: x\n\n",
+            ),
             (Frame::new().id(""), "id\n\n"),
             (Frame::new().comment(""), ":\n\n"),
             (Frame::new().comment("a\nb"), ": a\n: b\n\n"),
-            (Frame::new().retry(Duration::from_millis(1500)), "retry: 1500\n\n"),
+            (
+                Frame::new().retry(Duration::from_millis(1500)),
+                "retry: 1500\n\n",
+            ),
             (Frame::new(), "\n"),
         ];
         for (frame, expected) in table {
@@ -256,7 +272,10 @@ mod tests {
             .event("note")
             .json_data(&serde_json::json!({"text": "two\nlines"}))
             .expect("serialisable");
-        assert_eq!(frame.as_str(), "event: note\ndata: {\"text\":\"two\\nlines\"}\n\n");
+        assert_eq!(
+            frame.as_str(),
+            "event: note\ndata: {\"text\":\"two\\nlines\"}\n\n"
+        );
     }
 
     #[test]
@@ -273,7 +292,9 @@ mod tests {
 
     #[test]
     fn try_id_rejects_clearly() {
-        let error = Frame::new().try_id("a\0b").expect_err("NULL is not allowed");
+        let error = Frame::new()
+            .try_id("a\0b")
+            .expect_err("NULL is not allowed");
         assert_eq!(error.id(), "a\0b");
         assert!(Frame::new().try_id("fine").is_ok());
     }

@@ -173,7 +173,10 @@ impl Parser {
     /// If `max_event_size` is zero: no event could ever be received.
     #[must_use]
     pub fn with_max_event_size(max_event_size: usize) -> Self {
-        assert!(max_event_size > 0, "the maximum event size must be at least one byte");
+        assert!(
+            max_event_size > 0,
+            "the maximum event size must be at least one byte"
+        );
         Self {
             max_event_size,
             line: Vec::new(),
@@ -383,7 +386,8 @@ impl Parser {
             b"retry" => {
                 if !value.is_empty() && value.iter().all(u8::is_ascii_digit) {
                     let millis = value.iter().fold(0u64, |acc, digit| {
-                        acc.saturating_mul(10).saturating_add(u64::from(digit - b'0'))
+                        acc.saturating_mul(10)
+                            .saturating_add(u64::from(digit - b'0'))
                     });
                     self.retry = Some(Duration::from_millis(millis));
                 }

@@ -93,7 +93,10 @@ pub struct EncodeError {
 
 impl EncodeError {
     /// An error encoding an event of type `event`, caused by `source`.
-    pub fn new(event: &'static str, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+    pub fn new(
+        event: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
         Self {
             event,
             source: source.into(),
@@ -118,7 +121,10 @@ pub struct DecodeError {
 
 impl DecodeError {
     /// An error decoding an event of type `event`, caused by `source`.
-    pub fn new(event: &'static str, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+    pub fn new(
+        event: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
         Self {
             event,
             source: source.into(),
@@ -152,12 +158,23 @@ mod tests {
         let error = Progress::decode(r#"{"job": 1}"#).expect_err("percent is missing");
         assert_eq!(error.event(), "progress");
         let message = error.to_string();
-        assert!(message.starts_with("could not decode a `progress` event: missing field `percent`"), "{message}");
+        assert!(
+            message.starts_with("could not decode a `progress` event: missing field `percent`"),
+            "{message}"
+        );
     }
 
     #[test]
     fn frame_carries_name_and_json() {
-        let frame = Progress { job: 3, percent: 50 }.to_frame().expect("serialisable");
-        assert_eq!(frame.as_str(), "event: progress\ndata: {\"job\":3,\"percent\":50}\n\n");
+        let frame = Progress {
+            job: 3,
+            percent: 50,
+        }
+        .to_frame()
+        .expect("serialisable");
+        assert_eq!(
+            frame.as_str(),
+            "event: progress\ndata: {\"job\":3,\"percent\":50}\n\n"
+        );
     }
 }

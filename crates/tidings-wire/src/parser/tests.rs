@@ -42,7 +42,11 @@ fn parse_every_split(input: &[u8]) -> Outcome {
     assert_eq!(bytewise, whole, "byte-by-byte differs for {input:?}");
     for i in 0..=input.len() {
         let (a, b) = input.split_at(i);
-        assert_eq!(run_chunks(&mut Parser::new(), [a, b]), whole, "split at {i} of {input:?}");
+        assert_eq!(
+            run_chunks(&mut Parser::new(), [a, b]),
+            whole,
+            "split at {i} of {input:?}"
+        );
         if input.len() <= 64 {
             for j in i..=input.len() {
                 let (b, c) = input[i..].split_at(j - i);
@@ -61,41 +65,204 @@ fn ev(event_type: &str, data: &str, id: &str) -> Result<(String, String, String)
 /// The table of rules: input, the events it yields, and the last event ID afterwards.
 #[test]
 fn rules_hold_under_every_split() {
-    type Row = (&'static str, &'static [u8], Vec<(&'static str, &'static str, &'static str)>, &'static str);
+    type Row = (
+        &'static str,
+        &'static [u8],
+        Vec<(&'static str, &'static str, &'static str)>,
+        &'static str,
+    );
     let table: Vec<Row> = vec![
-        ("simple", b"data: hello\n\n", vec![("message", "hello", "")], ""),
-        ("data lines joined with LF", b"data: a\ndata: b\ndata\n\n", vec![("message", "a\nb\n", "")], ""),
-        ("CRLF line ends", b"data: a\r\ndata: b\r\n\r\n", vec![("message", "a\nb", "")], ""),
-        ("CR line ends", b"data: a\rdata: b\r\r", vec![("message", "a\nb", "")], ""),
-        ("mixed line ends", b"data: a\r\ndata: b\rdata: c\n\r\n", vec![("message", "a\nb\nc", "")], ""),
-        ("only one space stripped", b"data:  two\n\ndata:none\n\n", vec![("message", " two", ""), ("message", "none", "")], ""),
-        ("field without colon", b"data\n\n", vec![("message", "", "")], ""),
-        ("named event", b"event: tick\ndata: 1\n\n", vec![("tick", "1", "")], ""),
-        ("event type resets after dispatch", b"event: tick\ndata: 1\n\ndata: 2\n\n", vec![("tick", "1", ""), ("message", "2", "")], ""),
-        ("empty event means message", b"event: x\nevent:\ndata: 1\n\n", vec![("message", "1", "")], ""),
-        ("event without data is not dispatched", b"event: tick\n\ndata: 2\n\n", vec![("message", "2", "")], ""),
-        ("comments ignored", b": hi\ndata: 1\n:\n\n", vec![("message", "1", "")], ""),
-        ("comment-only block dispatches nothing", b": keep-alive\n\n", vec![], ""),
-        ("unknown fields ignored", b"foo: bar\ndata: 1\nDATA: 2\n\n", vec![("message", "1", "")], ""),
-        ("id persists across events", b"id: 1\ndata: a\n\ndata: b\n\n", vec![("message", "a", "1"), ("message", "b", "1")], "1"),
-        ("empty id resets", b"id: 1\ndata: a\n\nid\ndata: b\n\n", vec![("message", "a", "1"), ("message", "b", "")], ""),
-        ("id with NULL ignored", b"id: 1\ndata: a\n\nid: 2\0x\ndata: b\n\n", vec![("message", "a", "1"), ("message", "b", "1")], "1"),
+        (
+            "simple",
+            b"data: hello\n\n",
+            vec![("message", "hello", "")],
+            "",
+        ),
+        (
+            "data lines joined with LF",
+            b"data: a\ndata: b\ndata\n\n",
+            vec![("message", "a\nb\n", "")],
+            "",
+        ),
+        (
+            "CRLF line ends",
+            b"data: a\r\ndata: b\r\n\r\n",
+            vec![("message", "a\nb", "")],
+            "",
+        ),
+        (
+            "CR line ends",
+            b"data: a\rdata: b\r\r",
+            vec![("message", "a\nb", "")],
+            "",
+        ),
+        (
+            "mixed line ends",
+            b"data: a\r\ndata: b\rdata: c\n\r\n",
+            vec![("message", "a\nb\nc", "")],
+            "",
+        ),
+        (
+            "only one space stripped",
+            b"data:  two\n\ndata:none\n\n",
+            vec![("message", " two", ""), ("message", "none", "")],
+            "",
+        ),
+        (
+            "field without colon",
+            b"data\n\n",
+            vec![("message", "", "")],
+            "",
+        ),
+        (
+            "named event",
+            b"event: tick\ndata: 1\n\n",
+            vec![("tick", "1", "")],
+            "",
+        ),
+        (
+            "event type resets after dispatch",
+            b"event: tick\ndata: 1\n\ndata: 2\n\n",
+            vec![("tick", "1", ""), ("message", "2", "")],
+            "",
+        ),
+        (
+            "empty event means message",
+            b"event: x\nevent:\ndata: 1\n\n",
+            vec![("message", "1", "")],
+            "",
+        ),
+        (
+            "event without data is not dispatched",
+            b"event: tick\n\ndata: 2\n\n",
+            vec![("message", "2", "")],
+            "",
+        ),
+        (
+            "comments ignored",
+            b": hi\ndata: 1\n:\n\n",
+            vec![("message", "1", "")],
+            "",
+        ),
+        (
+            "comment-only block dispatches nothing",
+            b": keep-alive\n\n",
+            vec![],
+            "",
+        ),
+        (
+            "unknown fields ignored",
+            b"foo: bar\ndata: 1\nDATA: 2\n\n",
+            vec![("message", "1", "")],
+            "",
+        ),
+        (
+            "id persists across events",
+            b"id: 1\ndata: a\n\ndata: b\n\n",
+            vec![("message", "a", "1"), ("message", "b", "1")],
+            "1",
+        ),
+        (
+            "empty id resets",
+            b"id: 1\ndata: a\n\nid\ndata: b\n\n",
+            vec![("message", "a", "1"), ("message", "b", "")],
+            "",
+        ),
+        (
+            "id with NULL ignored",
+            b"id: 1\ndata: a\n\nid: 2\0x\ndata: b\n\n",
+            vec![("message", "a", "1"), ("message", "b", "1")],
+            "1",
+        ),
         ("id-only block sets the last id", b"id: 5\n\n", vec![], "5"),
-        ("id of an unfinished block is dropped", b"id: 1\ndata: a\n\nid: 2\ndata: b\n", vec![("message", "a", "1")], "1"),
-        ("unterminated final event dropped", b"data: a\n\ndata: b", vec![("message", "a", "")], ""),
-        ("unterminated final event dropped even after a line end", b"data: a\n", vec![], ""),
-        ("leading BOM skipped", b"\xEF\xBB\xBFdata: a\n\n", vec![("message", "a", "")], ""),
-        ("second BOM kept as text", b"\xEF\xBB\xBF\xEF\xBB\xBFdata: a\n\ndata: b\n\n", vec![("message", "b", "")], ""),
-        ("BOM only at stream start", b"data: \xEF\xBB\xBFa\n\n", vec![("message", "\u{FEFF}a", "")], ""),
-        ("partial BOM is text", b"\xEF\xBBdata: a\n\ndata: b\n\n", vec![("message", "b", "")], ""),
-        ("multi-byte characters", "data: héllo wörld ✓ 🎉\n\n".as_bytes(), vec![("message", "héllo wörld ✓ 🎉", "")], ""),
-        ("invalid UTF-8 replaced", b"data: a\xFFb\xE2\x82\n\n", vec![("message", "a\u{FFFD}b\u{FFFD}", "")], ""),
-        ("colon in value kept", b"data: a: b\n\n", vec![("message", "a: b", "")], ""),
-        ("space before colon is part of the name", b"data : x\ndata: y\n\n", vec![("message", "y", "")], ""),
-        ("blank lines between events", b"\n\n\ndata: a\n\n\n\n", vec![("message", "a", "")], ""),
-        ("spec example: two events with id", b"data: first event\nid: 1\n\ndata:second event\nid\n\ndata:  third event\n\n",
-            vec![("message", "first event", "1"), ("message", "second event", ""), ("message", " third event", "")], ""),
-        ("spec example: trailing data dropped", b"data\n\ndata\ndata\n\ndata:", vec![("message", "", ""), ("message", "\n", "")], ""),
+        (
+            "id of an unfinished block is dropped",
+            b"id: 1\ndata: a\n\nid: 2\ndata: b\n",
+            vec![("message", "a", "1")],
+            "1",
+        ),
+        (
+            "unterminated final event dropped",
+            b"data: a\n\ndata: b",
+            vec![("message", "a", "")],
+            "",
+        ),
+        (
+            "unterminated final event dropped even after a line end",
+            b"data: a\n",
+            vec![],
+            "",
+        ),
+        (
+            "leading BOM skipped",
+            b"\xEF\xBB\xBFdata: a\n\n",
+            vec![("message", "a", "")],
+            "",
+        ),
+        (
+            "second BOM kept as text",
+            b"\xEF\xBB\xBF\xEF\xBB\xBFdata: a\n\ndata: b\n\n",
+            vec![("message", "b", "")],
+            "",
+        ),
+        (
+            "BOM only at stream start",
+            b"data: \xEF\xBB\xBFa\n\n",
+            vec![("message", "\u{FEFF}a", "")],
+            "",
+        ),
+        (
+            "partial BOM is text",
+            b"\xEF\xBBdata: a\n\ndata: b\n\n",
+            vec![("message", "b", "")],
+            "",
+        ),
+        (
+            "multi-byte characters",
+            "data: héllo wörld ✓ 🎉\n\n".as_bytes(),
+            vec![("message", "héllo wörld ✓ 🎉", "")],
+            "",
+        ),
+        (
+            "invalid UTF-8 replaced",
+            b"data: a\xFFb\xE2\x82\n\n",
+            vec![("message", "a\u{FFFD}b\u{FFFD}", "")],
+            "",
+        ),
+        (
+            "colon in value kept",
+            b"data: a: b\n\n",
+            vec![("message", "a: b", "")],
+            "",
+        ),
+        (
+            "space before colon is part of the name",
+            b"data : x\ndata: y\n\n",
+            vec![("message", "y", "")],
+            "",
+        ),
+        (
+            "blank lines between events",
+            b"\n\n\ndata: a\n\n\n\n",
+            vec![("message", "a", "")],
+            "",
+        ),
+        (
+            "spec example: two events with id",
+            b"data: first event\nid: 1\n\ndata:second event\nid\n\ndata:  third event\n\n",
+            vec![
+                ("message", "first event", "1"),
+                ("message", "second event", ""),
+                ("message", " third event", ""),
+            ],
+            "",
+        ),
+        (
+            "spec example: trailing data dropped",
+            b"data\n\ndata\ndata\n\ndata:",
+            vec![("message", "", ""), ("message", "\n", "")],
+            "",
+        ),
     ];
     for (name, input, events, last_id) in table {
         let outcome = parse_every_split(input);
@@ -119,7 +286,11 @@ fn retry_takes_ascii_digits_only() {
     ];
     for (input, millis) in table {
         let outcome = parse_every_split(input);
-        assert_eq!(outcome.retry, millis.map(Duration::from_millis), "{input:?}");
+        assert_eq!(
+            outcome.retry,
+            millis.map(Duration::from_millis),
+            "{input:?}"
+        );
     }
     // A later valid value replaces an earlier one; an invalid one leaves it.
     let outcome = parse_every_split(b"retry: 10\n\nretry: x\n\nretry: 20\nretry: y\n\n");
@@ -141,13 +312,20 @@ fn utf8_character_split_between_reads() {
     for cut in 7..10 {
         let (a, b) = input.split_at(cut);
         let outcome = run_chunks(&mut Parser::new(), [a, b]);
-        assert_eq!(outcome.events, vec![ev("message", "🎉é", "")], "cut at {cut}");
+        assert_eq!(
+            outcome.events,
+            vec![ev("message", "🎉é", "")],
+            "cut at {cut}"
+        );
     }
 }
 
 #[test]
 fn cr_at_end_of_read_and_lf_at_start_of_next_is_one_line_end() {
-    let outcome = run_chunks(&mut Parser::new(), [&b"data: a\r"[..], b"\ndata: b\r", b"\n\r", b"\n"]);
+    let outcome = run_chunks(
+        &mut Parser::new(),
+        [&b"data: a\r"[..], b"\ndata: b\r", b"\n\r", b"\n"],
+    );
     assert_eq!(outcome.events, vec![ev("message", "a\nb", "")]);
 }
 
@@ -156,13 +334,20 @@ fn last_event_id_survives_end_of_stream_and_resumes() {
     let mut parser = Parser::new();
     parser.feed(b"id: 41\ndata: a\n\nid: 42\ndata: b", |_| {});
     parser.end_of_stream();
-    assert_eq!(parser.last_event_id(), "41", "the unfinished event's id must not count");
+    assert_eq!(
+        parser.last_event_id(),
+        "41",
+        "the unfinished event's id must not count"
+    );
     let events = parser.feed_owned(b"data: c\n\n");
-    assert_eq!(events, vec![Ok(Event {
-        event_type: "message".into(),
-        data: "c".into(),
-        last_event_id: "41".into(),
-    })]);
+    assert_eq!(
+        events,
+        vec![Ok(Event {
+            event_type: "message".into(),
+            data: "c".into(),
+            last_event_id: "41".into(),
+        })]
+    );
 }
 
 #[test]
@@ -180,7 +365,10 @@ fn set_last_event_id_applies_to_next_events() {
     let mut parser = Parser::new();
     parser.set_last_event_id("17");
     let events = parser.feed_owned(b"data: x\n\n");
-    assert_eq!(events[0].as_ref().map(|e| e.last_event_id.as_str()), Ok("17"));
+    assert_eq!(
+        events[0].as_ref().map(|e| e.last_event_id.as_str()),
+        Ok("17")
+    );
 }
 
 #[test]
@@ -191,7 +379,10 @@ fn oversized_event_is_reported_skipped_and_parsing_continues() {
         let outcome = run_chunks(&mut parser, big.as_bytes().chunks(chunk_size));
         assert_eq!(
             outcome.events,
-            vec![Err(ParseError::EventTooLarge { limit: 32 }), ev("message", "ok", "2")],
+            vec![
+                Err(ParseError::EventTooLarge { limit: 32 }),
+                ev("message", "ok", "2")
+            ],
             "chunk size {chunk_size}"
         );
     }
@@ -202,7 +393,10 @@ fn oversized_event_still_advances_the_last_event_id() {
     let input = format!("id: 7\ndata: {}\n\n", "x".repeat(64));
     let mut parser = Parser::with_max_event_size(16);
     let outcome = run_chunks(&mut parser, [input.as_bytes()]);
-    assert_eq!(outcome.events, vec![Err(ParseError::EventTooLarge { limit: 16 })]);
+    assert_eq!(
+        outcome.events,
+        vec![Err(ParseError::EventTooLarge { limit: 16 })]
+    );
     assert_eq!(outcome.last_event_id, "7");
 }
 
@@ -211,7 +405,13 @@ fn many_data_lines_over_the_limit_are_one_error() {
     let input = format!("{}\ndata: after\n\n", "data: 0123456789\n".repeat(20));
     let mut parser = Parser::with_max_event_size(50);
     let outcome = run_chunks(&mut parser, input.as_bytes().chunks(5));
-    assert_eq!(outcome.events, vec![Err(ParseError::EventTooLarge { limit: 50 }), ev("message", "after", "")]);
+    assert_eq!(
+        outcome.events,
+        vec![
+            Err(ParseError::EventTooLarge { limit: 50 }),
+            ev("message", "after", "")
+        ]
+    );
 }
 
 #[test]
@@ -226,7 +426,11 @@ fn endless_line_is_bounded() {
             assert!(e.is_err());
             errors += 1;
         });
-        assert!(parser.line.capacity() <= 2048, "buffered {} bytes", parser.line.capacity());
+        assert!(
+            parser.line.capacity() <= 2048,
+            "buffered {} bytes",
+            parser.line.capacity()
+        );
     }
     assert_eq!(errors, 1, "one error for the whole oversized line");
     let events = parser.feed_owned(b"\n\ndata: next\n\n");
@@ -243,14 +447,30 @@ fn comments_do_not_count_towards_the_limit() {
 
 #[test]
 fn limits_are_exact() {
-    let parse = |limit, input: &[u8]| run_chunks(&mut Parser::with_max_event_size(limit), [input]).events;
+    let parse =
+        |limit, input: &[u8]| run_chunks(&mut Parser::with_max_event_size(limit), [input]).events;
     // The data limit counts the data with its joining line feeds: "1234567\n12345\n" is 14 bytes.
-    assert_eq!(parse(14, b"data: 1234567\ndata: 12345\n\n"), vec![ev("message", "1234567\n12345", "")]);
-    assert_eq!(parse(14, b"data: 1234567\ndata: 123456\n\n"), vec![Err(ParseError::EventTooLarge { limit: 14 })]);
+    assert_eq!(
+        parse(14, b"data: 1234567\ndata: 12345\n\n"),
+        vec![ev("message", "1234567\n12345", "")]
+    );
+    assert_eq!(
+        parse(14, b"data: 1234567\ndata: 123456\n\n"),
+        vec![Err(ParseError::EventTooLarge { limit: 14 })]
+    );
     // The line limit counts the whole line without its line end: "data: 123456789" is 15 bytes.
-    assert_eq!(parse(14, b"data: 123456789\n\n"), vec![Err(ParseError::EventTooLarge { limit: 14 })]);
-    assert_eq!(parse(14, b": 345678901234\ndata: x\n\n"), vec![ev("message", "x", "")]);
-    assert_eq!(parse(14, b": 3456789012345\ndata: x\n\n"), vec![Err(ParseError::EventTooLarge { limit: 14 })]);
+    assert_eq!(
+        parse(14, b"data: 123456789\n\n"),
+        vec![Err(ParseError::EventTooLarge { limit: 14 })]
+    );
+    assert_eq!(
+        parse(14, b": 345678901234\ndata: x\n\n"),
+        vec![ev("message", "x", "")]
+    );
+    assert_eq!(
+        parse(14, b": 3456789012345\ndata: x\n\n"),
+        vec![Err(ParseError::EventTooLarge { limit: 14 })]
+    );
 }
 
 // --- A reference model, written as plainly as the standard reads, for the property tests. ---
@@ -289,7 +509,11 @@ fn reference(input: &[u8]) -> Outcome {
             if data.ends_with('\n') {
                 data.pop();
             }
-            let ty = if event_type.is_empty() { "message".to_owned() } else { event_type.clone() };
+            let ty = if event_type.is_empty() {
+                "message".to_owned()
+            } else {
+                event_type.clone()
+            };
             events.push(Ok((ty, std::mem::take(&mut data), last_id.clone())));
             event_type.clear();
             continue;
@@ -313,12 +537,18 @@ fn reference(input: &[u8]) -> Outcome {
             "id" if !value.contains('\0') => id_buffer = value.to_owned(),
             "retry" if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
                 // Digits beyond u64 saturate: the standard sets no upper bound.
-                retry = Some(Duration::from_millis(value.parse::<u64>().unwrap_or(u64::MAX)));
+                retry = Some(Duration::from_millis(
+                    value.parse::<u64>().unwrap_or(u64::MAX),
+                ));
             }
             _ => {}
         }
     }
-    Outcome { events, last_event_id: last_id, retry }
+    Outcome {
+        events,
+        last_event_id: last_id,
+        retry,
+    }
 }
 
 /// Streams made of the pieces that matter: fields, values with awkward bytes, all line ends.

@@ -1,0 +1,45 @@
+//! Server-Sent Events for [axum](https://docs.rs/axum), speaking the same typed events as the
+//! [`tidings`](https://docs.rs/tidings) client.
+//!
+//! - [`EventStream`]: a response that streams [`Frame`]s with the headers that keep proxies from
+//!   buffering, an optional `retry` hint, and keep-alive comments while the stream is idle.
+//! - [`LastEventId`]: an extractor for the ID a client resumes from, read from the
+//!   `Last-Event-ID` header or, for clients that cannot set headers, the `lastEventId` query
+//!   parameter.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use axum::{Router, routing::get};
+//! use futures_util::stream;
+//! use serde::{Deserialize, Serialize};
+//! use tidings_axum::{EventStream, LastEventId, TypedEvent};
+//!
+//! #[derive(Serialize, Deserialize)]
+//! struct Greeting {
+//!     text: String,
+//! }
+//!
+//! impl TypedEvent for Greeting {
+//!     const NAME: &'static str = "greeting";
+//! }
+//!
+//! async fn greetings(LastEventId(resume_from): LastEventId) -> EventStream {
+//!     let start: u64 = resume_from.and_then(|id| id.parse().ok()).unwrap_or(0);
+//!     let frames = (start + 1..=start + 3).map(|n| {
+//!         let greeting = Greeting { text: format!("hello #{n}") };
+//!         greeting.to_frame().expect("serialisable").id(&n.to_string())
+//!     });
+//!     EventStream::new(stream::iter(frames)).keep_alive(Duration::from_secs(15))
+//! }
+//!
+//! let app: Router = Router::new().route("/greetings", get(greetings));
+//! ```
+#![deny(missing_docs)]
+
+mod last_event_id;
+mod stream;
+
+pub use last_event_id::{LAST_EVENT_ID_HEADER, LAST_EVENT_ID_PARAM, LastEventId};
+pub use stream::{DEFAULT_KEEP_ALIVE, EventStream};
+pub use tidings_wire::{Frame, TypedEvent};

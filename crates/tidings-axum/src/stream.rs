@@ -1,0 +1,213 @@
+//! The [`EventStream`] response.
+
+use std::convert::Infallible;
+use std::future::Future as _;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::stream::{self, BoxStream, Stream, StreamExt};
+use pin_project_lite::pin_project;
+use tidings_wire::Frame;
+use tokio::time::{Instant, Sleep};
+
+/// The keep-alive interval of a new [`EventStream`]: a comment after 15 idle seconds, well under
+/// the idle time-outs of common proxies and load balancers (often 30 to 60 s).
+pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// An SSE response: the given frames, streamed as `text/event-stream`.
+///
+/// It sets `Content-Type: text/event-stream`, `Cache-Control: no-cache` and
+/// `X-Accel-Buffering: no` (which stops nginx, and proxies that follow it, from buffering the
+/// stream), sends an optional [`retry`](EventStream::retry) hint first, and sends a comment
+/// whenever the stream has been idle for the [keep-alive](EventStream::keep_alive) interval, so
+/// that idle connections are neither cut by proxies nor taken for dead by clients.
+#[must_use]
+pub struct EventStream {
+    frames: BoxStream<'static, Frame>,
+    keep_alive: Option<Duration>,
+    retry: Option<Duration>,
+}
+
+impl EventStream {
+    /// A response streaming `frames`, with the [default keep-alive](DEFAULT_KEEP_ALIVE).
+    pub fn new<S>(frames: S) -> Self
+    where
+        S: Stream<Item = Frame> + Send + 'static,
+    {
+        Self {
+            frames: frames.boxed(),
+            keep_alive: Some(DEFAULT_KEEP_ALIVE),
+            retry: None,
+        }
+    }
+
+    /// Sends a keep-alive comment after each `interval` without a frame.
+    ///
+    /// # Panics
+    ///
+    /// If `interval` is zero.
+    pub fn keep_alive(mut self, interval: Duration) -> Self {
+        assert!(
+            !interval.is_zero(),
+            "the keep-alive interval must not be zero"
+        );
+        self.keep_alive = Some(interval);
+        self
+    }
+
+    /// Sends no keep-alive comments.
+    pub fn without_keep_alive(mut self) -> Self {
+        self.keep_alive = None;
+        self
+    }
+
+    /// Opens the stream with a `retry` field: how long a client should wait before reconnecting
+    /// after the connection is lost.
+    pub fn retry(mut self, delay: Duration) -> Self {
+        self.retry = Some(delay);
+        self
+    }
+
+    /// The frames as they go out: the retry hint, the frames, keep-alives while idle.
+    fn into_frames(self) -> BoxStream<'static, Frame> {
+        let hint = self.retry.map(|delay| Frame::new().retry(delay));
+        let frames = stream::iter(hint).chain(self.frames);
+        match self.keep_alive {
+            Some(interval) => KeepAlive::new(frames, interval).boxed(),
+            None => frames.boxed(),
+        }
+    }
+}
+
+impl IntoResponse for EventStream {
+    fn into_response(self) -> Response {
+        let body = self
+            .into_frames()
+            .map(|frame| Ok::<_, Infallible>(Bytes::from(frame.into_string())));
+        (
+            [
+                (
+                    CONTENT_TYPE,
+                    HeaderValue::from_static(tidings_wire::CONTENT_TYPE),
+                ),
+                (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+                (
+                    axum::http::HeaderName::from_static("x-accel-buffering"),
+                    HeaderValue::from_static("no"),
+                ),
+            ],
+            Body::from_stream(body),
+        )
+            .into_response()
+    }
+}
+
+pin_project! {
+    /// Passes frames through, and yields a comment whenever none came for `interval`.
+    struct KeepAlive<S> {
+        #[pin]
+        frames: S,
+        #[pin]
+        idle: Sleep,
+        interval: Duration,
+    }
+}
+
+impl<S> KeepAlive<S> {
+    fn new(frames: S, interval: Duration) -> Self {
+        Self {
+            frames,
+            idle: tokio::time::sleep(interval),
+            interval,
+        }
+    }
+}
+
+impl<S: Stream<Item = Frame>> Stream for KeepAlive<S> {
+    type Item = Frame;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Frame>> {
+        let mut this = self.project();
+        if let Poll::Ready(next) = this.frames.poll_next(cx) {
+            this.idle.reset(Instant::now() + *this.interval);
+            return Poll::Ready(next);
+        }
+        ready!(this.idle.as_mut().poll(cx));
+        this.idle.reset(Instant::now() + *this.interval);
+        Poll::Ready(Some(Frame::new().comment("")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+    use tokio_stream::wrappers::ReceiverStream;
+
+    async fn next_chunk(body: &mut Body) -> Option<String> {
+        let frame = body.frame().await?.expect("infallible body");
+        let data = frame.into_data().expect("a data frame");
+        Some(String::from_utf8(data.to_vec()).expect("UTF-8"))
+    }
+
+    #[tokio::test]
+    async fn headers_stop_proxies_from_buffering() {
+        let response = EventStream::new(stream::empty()).into_response();
+        let headers = response.headers();
+        assert_eq!(headers[CONTENT_TYPE], "text/event-stream");
+        assert_eq!(headers[CACHE_CONTROL], "no-cache");
+        assert_eq!(headers["x-accel-buffering"], "no");
+    }
+
+    #[tokio::test]
+    async fn retry_hint_comes_first_then_frames() {
+        let frames = stream::iter([
+            Frame::new().id("1").data("a"),
+            Frame::new().id("2").data("b"),
+        ]);
+        let response = EventStream::new(frames)
+            .retry(Duration::from_millis(2500))
+            .into_response();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("infallible")
+            .to_bytes();
+        assert_eq!(bytes, "retry: 2500\n\nid: 1\ndata: a\n\nid: 2\ndata: b\n\n");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn keep_alive_only_while_idle() {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let response = EventStream::new(ReceiverStream::new(rx))
+            .keep_alive(Duration::from_secs(10))
+            .into_response();
+        let mut body = response.into_body();
+        let start = Instant::now();
+
+        // Idle: a comment after exactly one interval, then another after the next.
+        assert_eq!(next_chunk(&mut body).await.as_deref(), Some(":\n\n"));
+        assert_eq!(start.elapsed(), Duration::from_secs(10));
+        assert_eq!(next_chunk(&mut body).await.as_deref(), Some(":\n\n"));
+        assert_eq!(start.elapsed(), Duration::from_secs(20));
+
+        // A frame at 27 s resets the timer: the next comment is due at 37 s, not 30 s.
+        tokio::time::sleep(Duration::from_secs(7)).await;
+        tx.send(Frame::new().data("x"))
+            .await
+            .expect("receiver alive");
+        assert_eq!(next_chunk(&mut body).await.as_deref(), Some("data: x\n\n"));
+        assert_eq!(next_chunk(&mut body).await.as_deref(), Some(":\n\n"));
+        assert_eq!(start.elapsed(), Duration::from_secs(37));
+
+        // The stream ends when its frames end.
+        drop(tx);
+        assert_eq!(next_chunk(&mut body).await, None);
+    }
+}

@@ -1,0 +1,201 @@
+//! Typed, reactive Server-Sent Events for [Leptos](https://leptos.dev).
+//!
+//! [`use_sse`] connects a component to an event stream and returns an [`Sse`] handle. From it,
+//! each event type becomes its own typed signal, decoded with serde from the same Rust type the
+//! server sends (see [`TypedEvent`]), and the connection's state is a signal too, for reconnect
+//! indicators.
+//!
+//! ```no_run
+//! use leptos::prelude::*;
+//! use serde::{Deserialize, Serialize};
+//! use tidings::{TypedEvent, use_sse};
+//!
+//! #[derive(Clone, Debug, Serialize, Deserialize)]
+//! struct Tick {
+//!     symbol: String,
+//!     price: f64,
+//! }
+//!
+//! impl TypedEvent for Tick {
+//!     const NAME: &'static str = "tick";
+//! }
+//!
+//! #[component]
+//! fn Ticker() -> impl IntoView {
+//!     let sse = use_sse("/api/ticker");
+//!     let tick = sse.latest::<Tick>();
+//!     let state = sse.state();
+//!     view! {
+//!         <p>{move || state.get().to_string()}</p>
+//!         <p>{move || tick.get().map(|t| format!("{} {:.2}", t.symbol, t.price))}</p>
+//!     }
+//! }
+//! ```
+//!
+//! # Server-side rendering
+//!
+//! With the `ssr` feature the hook connects to nothing: signals keep their initial values
+//! (`None`, an empty history, [`ConnectionState::Idle`]) so the page renders on the server, and
+//! the browser connects once it hydrates. Connections are opened from an effect, which only
+//! runs in the browser.
+#![deny(missing_docs)]
+
+pub mod component;
+mod connection;
+mod options;
+pub mod resume;
+pub mod state;
+pub(crate) mod transport;
+
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use leptos::prelude::*;
+
+pub use component::ConnectionBadge;
+use connection::{Connection, Outputs};
+pub use options::SseOptions;
+pub use state::{ConnectionState, Timestamp, Transport};
+pub use tidings_wire::{self as wire, DecodeError, TypedEvent};
+
+/// A handle on one event stream, as [`use_sse`] returns it. It is `Copy`: pass it to child
+/// components freely. The connection closes when the component that created it is unmounted.
+#[derive(Clone, Copy)]
+pub struct Sse {
+    outputs: Outputs,
+    decode_error: RwSignal<Option<ArcDecodeError>>,
+    connection: StoredValue<Option<Rc<Connection>>, LocalStorage>,
+}
+
+/// A decode error, shared: signals need values that can be cloned.
+pub type ArcDecodeError = std::sync::Arc<DecodeError>;
+
+/// Connects to the event stream at `url` with the default [`SseOptions`].
+///
+/// `url` may be a plain string or any reactive string: when it changes the stream is reopened
+/// at the new URL, and an empty URL disconnects.
+pub fn use_sse(url: impl Into<Signal<String>>) -> Sse {
+    use_sse_with_options(url, SseOptions::default())
+}
+
+/// Connects to the event stream at `url` with `options`: see [`use_sse`].
+pub fn use_sse_with_options(url: impl Into<Signal<String>>, options: SseOptions) -> Sse {
+    let outputs = Outputs {
+        state: RwSignal::new(ConnectionState::Idle),
+        last_event_id: RwSignal::new(options.last_event_id.clone()),
+    };
+    let connection = Connection::new(options, outputs);
+    let sse = Sse {
+        outputs,
+        decode_error: RwSignal::new(None),
+        connection: StoredValue::new_local(Some(connection)),
+    };
+    let url = url.into();
+    // Effects run only in the browser: on the server nothing connects.
+    Effect::new(move |_| {
+        let url = url.get();
+        sse.with_connection(|connection| connection.connect(&url));
+    });
+    on_cleanup(move || {
+        // Dropping the connection closes its transport and releases its listeners.
+        let connection = sse.connection.try_update_value(Option::take).flatten();
+        if let Some(connection) = connection {
+            connection.disconnect();
+        }
+    });
+    sse
+}
+
+impl Sse {
+    /// The connection's state, for indicators: see [`ConnectionState`] and [`ConnectionBadge`].
+    #[must_use]
+    pub fn state(&self) -> Signal<ConnectionState> {
+        self.outputs.state.into()
+    }
+
+    /// The ID of the last event received (or the initial one from [`SseOptions::last_event_id`]):
+    /// where the stream resumes after a reconnect.
+    #[must_use]
+    pub fn last_event_id(&self) -> Signal<Option<String>> {
+        self.outputs.last_event_id.into()
+    }
+
+    /// The latest error decoding an event into its type, if any. A bad event never stops the
+    /// stream: the events around it are still delivered.
+    #[must_use]
+    pub fn decode_error(&self) -> Signal<Option<ArcDecodeError>> {
+        self.decode_error.into()
+    }
+
+    /// The latest event of type `T`, or `None` until the first arrives.
+    #[must_use]
+    pub fn latest<T>(&self) -> Signal<Option<T>>
+    where
+        T: TypedEvent + Send + Sync + 'static,
+    {
+        let latest = RwSignal::new(None::<T>);
+        self.on::<T>(move |value| latest.set(Some(value)));
+        latest.into()
+    }
+
+    /// The last `capacity` events of type `T`, oldest first. Every event is kept, even in bursts,
+    /// until `capacity` newer ones push it out.
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is zero.
+    #[must_use]
+    pub fn history<T>(&self, capacity: usize) -> Signal<VecDeque<T>>
+    where
+        T: TypedEvent + Send + Sync + 'static,
+    {
+        assert!(capacity > 0, "a history must hold at least one event");
+        let history = RwSignal::new(VecDeque::<T>::with_capacity(capacity));
+        self.on::<T>(move |value| {
+            history.update(|events| {
+                if events.len() == capacity {
+                    events.pop_front();
+                }
+                events.push_back(value);
+            });
+        });
+        history.into()
+    }
+
+    /// Calls `callback` with every event of type `T`, in order, as it arrives.
+    pub fn on<T>(&self, callback: impl Fn(T) + 'static)
+    where
+        T: TypedEvent + 'static,
+    {
+        let decode_error = self.decode_error;
+        self.on_raw(T::NAME, move |data, _| match T::decode(data) {
+            Ok(value) => callback(value),
+            Err(error) => decode_error.set(Some(std::sync::Arc::new(error))),
+        });
+    }
+
+    /// Calls `callback` with the raw data and last event ID of every event of type `event_type`
+    /// (`"message"` for events without a type), for streams without a Rust type.
+    pub fn on_raw(&self, event_type: &str, callback: impl Fn(&str, &str) + 'static) {
+        let callback: connection::Handler = Rc::new(callback);
+        self.with_connection(|connection| connection.subscribe(event_type, callback));
+    }
+
+    /// Closes the connection; the state becomes [`ConnectionState::Closed`].
+    pub fn close(&self) {
+        self.with_connection(|connection| connection.close());
+    }
+
+    /// Opens the connection again after [`Sse::close`] or a failure, resuming after the last
+    /// event received.
+    pub fn open(&self) {
+        self.with_connection(|connection| connection.reopen());
+    }
+
+    fn with_connection(&self, f: impl FnOnce(&Connection)) {
+        let connection = self.connection.try_with_value(Option::clone).flatten();
+        if let Some(connection) = connection {
+            f(&connection);
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! Helpers for tests that run in a browser.
+
+use std::future::Future;
+use std::time::Duration;
+
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen_futures::JsFuture;
+
+/// Resolves after `duration`, through the browser's `setTimeout` (the closure is owned by the
+/// promise's executor and released when it has run).
+pub async fn sleep(duration: Duration) {
+    let millis = i32::try_from(duration.as_millis()).unwrap_or(i32::MAX);
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        let window = web_sys::window().expect("tests run in a window");
+        let callback = Closure::once_into_js(move || {
+            let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+        });
+        window
+            .set_timeout_with_callback_and_timeout_and_arguments_0(callback.unchecked_ref(), millis)
+            .expect("setTimeout works");
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// Polls `check` every 10 ms until it gives `Some`, or fails the test after `timeout` with
+/// `what` and the last state `describe` gives.
+pub async fn wait_for<T>(
+    what: &str,
+    timeout: Duration,
+    mut check: impl FnMut() -> Option<T>,
+    describe: impl Fn() -> String,
+) -> T {
+    let start = js_sys::Date::now();
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        if js_sys::Date::now() - start > timeout.as_secs_f64() * 1000.0 {
+            panic!(
+                "timed out after {timeout:?} waiting for {what}; last state: {}",
+                describe()
+            );
+        }
+        sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Runs `test` inside a fresh reactive owner, with leptos's executor started, and disposes the
+/// owner afterwards (closing every connection the test opened).
+pub async fn with_owner<F, Fut>(test: F)
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let _ = any_spawner::Executor::init_wasm_bindgen();
+    let owner = leptos::prelude::Owner::new();
+    owner.set();
+    test().await;
+    owner.cleanup();
+}

@@ -1,0 +1,14 @@
+//! Shared helpers for the browser tests (`tests/browser.rs`, run in headless Chromium and Firefox
+//! by wasm-bindgen-test) and the end-to-end tests of the demo (`tests/e2e.rs`, driven through
+//! WebDriver). `cargo xtask test` starts the servers and browsers they need, and stops them.
+#![deny(missing_docs)]
+
+#[cfg(target_arch = "wasm32")]
+pub mod browser;
+
+/// The demo server the browser tests talk to, fixed when they are compiled: `cargo xtask test`
+/// sets `TIDINGS_TEST_SERVER` and starts the server there.
+pub const TEST_SERVER: &str = match option_env!("TIDINGS_TEST_SERVER") {
+    Some(url) => url,
+    None => "http://127.0.0.1:3917",
+};

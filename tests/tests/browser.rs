@@ -1,0 +1,137 @@
+//! tidings in a real browser, against the live demo server (`cargo xtask test` runs these in
+//! headless Chromium and Firefox).
+#![cfg(target_arch = "wasm32")]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use demo_events::Tick;
+use leptos::prelude::*;
+use tidings::{ConnectionState, use_sse};
+use tidings_tests::TEST_SERVER;
+use tidings_tests::browser::{sleep, wait_for, with_owner};
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const PATIENCE: Duration = Duration::from_secs(10);
+
+fn url(path: &str) -> String {
+    format!("{TEST_SERVER}{path}")
+}
+
+#[wasm_bindgen_test]
+async fn typed_ticks_arrive_in_order_with_their_ids() {
+    with_owner(|| async {
+        let sse = use_sse(url("/api/ticker"));
+        let ticks = Rc::new(RefCell::new(Vec::<Tick>::new()));
+        let sink = ticks.clone();
+        sse.on::<Tick>(move |tick| sink.borrow_mut().push(tick));
+        let latest = sse.latest::<Tick>();
+        let state = sse.state();
+
+        let received = wait_for(
+            "five ticks",
+            PATIENCE,
+            || (ticks.borrow().len() >= 5).then(|| ticks.borrow().clone()),
+            || {
+                format!(
+                    "{} ticks, state {}",
+                    ticks.borrow().len(),
+                    state.get_untracked()
+                )
+            },
+        )
+        .await;
+
+        for pair in received.windows(2) {
+            assert_eq!(
+                pair[1].seq,
+                pair[0].seq + 1,
+                "ticks out of order or missing: {received:?}"
+            );
+        }
+        assert!(matches!(
+            state.get_untracked(),
+            ConnectionState::Open { .. }
+        ));
+        // The signals agree with the callback.
+        let last_seen = ticks.borrow().last().cloned().expect("ticks arrived");
+        let latest = latest.get_untracked().expect("latest is set");
+        assert!(latest.seq >= received[4].seq, "latest {latest:?} is behind");
+        assert_eq!(
+            sse.last_event_id().get_untracked(),
+            Some(last_seen.seq.to_string())
+        );
+    })
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn history_keeps_the_last_n_in_order() {
+    with_owner(|| async {
+        let sse = use_sse(url("/api/ticker"));
+        let history = sse.history::<Tick>(3);
+        let seen = Rc::new(RefCell::new(0usize));
+        let counter = seen.clone();
+        sse.on::<Tick>(move |_| *counter.borrow_mut() += 1);
+        wait_for(
+            "six ticks",
+            PATIENCE,
+            || (*seen.borrow() >= 6).then_some(()),
+            || format!("{} ticks", seen.borrow()),
+        )
+        .await;
+        let kept: Vec<u64> = history.with_untracked(|h| h.iter().map(|t| t.seq).collect());
+        assert_eq!(kept.len(), 3, "capacity is 3: {kept:?}");
+        assert!(
+            kept.windows(2).all(|w| w[1] == w[0] + 1),
+            "in order: {kept:?}"
+        );
+    })
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn a_missing_stream_fails_instead_of_hanging() {
+    with_owner(|| async {
+        let sse = use_sse(url("/api/no-such-stream"));
+        let state = sse.state();
+        let reason = wait_for(
+            "the failed state",
+            PATIENCE,
+            || match state.get_untracked() {
+                ConnectionState::Failed { reason } => Some(reason),
+                _ => None,
+            },
+            || state.get_untracked().to_string(),
+        )
+        .await;
+        assert!(!reason.is_empty());
+    })
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn close_stops_delivery() {
+    with_owner(|| async {
+        let sse = use_sse(url("/api/ticker"));
+        let count = Rc::new(RefCell::new(0usize));
+        let counter = count.clone();
+        sse.on::<Tick>(move |_| *counter.borrow_mut() += 1);
+        wait_for(
+            "a tick",
+            PATIENCE,
+            || (*count.borrow() > 0).then_some(()),
+            || "no tick".into(),
+        )
+        .await;
+        sse.close();
+        assert_eq!(sse.state().get_untracked(), ConnectionState::Closed);
+        let at_close = *count.borrow();
+        sleep(Duration::from_millis(300)).await;
+        assert_eq!(*count.borrow(), at_close, "ticks arrived after close");
+    })
+    .await;
+}

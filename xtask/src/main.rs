@@ -1,1 +1,69 @@
-fn main() {}
+//! `cargo xtask`: the project's commands.
+//!
+//! - `cargo xtask setup`: installs what the project needs, skipping whatever is already there.
+//! - `cargo xtask demo`: the demo server and `trunk serve`, same origin through trunk's proxy.
+//! - `cargo xtask test`: formatting, lints, native tests, browser tests in headless Chromium and
+//!   Firefox, and the end-to-end test of the demo.
+//!
+//! Run `cargo xtask help` for the options.
+
+mod demo;
+mod process;
+mod setup;
+mod test;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+const HELP: &str = "\
+cargo xtask <command> [options]
+
+commands:
+  setup            install the toolchain pieces the project needs (each skipped when present)
+  demo             run the demo: demo server on 127.0.0.1:3000, trunk serve on http://127.0.0.1:8080
+      --release    build the app in release mode
+  test             fmt, clippy (native and wasm32), docs, native tests, browser tests in headless
+                   Chromium and Firefox, end-to-end test of the demo
+      --skip-setup do not check the toolchain first
+  help             this text
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, options)) = args.split_first() else {
+        eprint!("{HELP}");
+        return ExitCode::FAILURE;
+    };
+    process::install_interrupt_handler();
+    let started = Instant::now();
+    let outcome = match command.as_str() {
+        "setup" => setup::run().map(|_| ()),
+        "demo" => demo::run(options),
+        "test" => test::run(options),
+        "help" | "--help" | "-h" => {
+            print!("{HELP}");
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`\n\n{HELP}")),
+    };
+    process::stop_all();
+    match outcome {
+        Ok(()) => {
+            println!("xtask {command}: done in {}", process::elapsed(started));
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("\nxtask {command} FAILED: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (the parent of this crate's directory).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}

@@ -248,21 +248,32 @@ impl Parser {
         if self.bom_matched.is_some() {
             rest = self.skip_bom(rest);
         }
-        while let Some(end) = memchr2(b'\n', b'\r', rest) {
-            let (content, tail) = rest.split_at(end);
-            let terminator = match tail {
-                [b'\r', b'\n', ..] => 2,
-                [b'\r'] => {
-                    self.pending_cr = true;
-                    1
+        // The read's UTF-8 is validated once, when its first line end is found: its complete lines
+        // are then handed on as `&str` and need no check of their own. Lines that cross reads
+        // (or an invalid tail) go by bytes. A read inside one long line is not validated here.
+        let mut text: Option<&str> = None;
+        let mut start = 0;
+        while let Some(found) = find_line_end(&rest[start..]) {
+            let end = start + found;
+            let content = &rest[start..end];
+            start = end + 1;
+            if rest[end] == b'\r' {
+                match rest.get(start) {
+                    Some(b'\n') => start += 1,
+                    Some(_) => {}
+                    None => self.pending_cr = true,
                 }
-                _ => 1,
-            };
+            }
             if self.skipping_line {
                 self.skipping_line = false;
             } else if self.line.is_empty() {
                 if content.len() > self.max_event_size {
                     self.overflow(&mut sink);
+                } else if let Some(valid) = text
+                    .get_or_insert_with(|| valid_prefix(rest))
+                    .get(end - content.len()..end)
+                {
+                    self.process_line(valid, &mut sink);
                 } else {
                     self.process_line(content, &mut sink);
                 }
@@ -272,12 +283,12 @@ impl Parser {
             } else {
                 let mut line = std::mem::take(&mut self.line);
                 line.extend_from_slice(content);
-                self.process_line(&line, &mut sink);
+                self.process_line(line.as_slice(), &mut sink);
                 line.clear();
                 self.line = line;
             }
-            rest = &tail[terminator..];
         }
+        let rest = &rest[start..];
         if !rest.is_empty() && !self.skipping_line {
             if self.line.len() + rest.len() > self.max_event_size {
                 self.line.clear();
@@ -338,54 +349,62 @@ impl Parser {
     }
 
     /// Interprets one complete line (without its line end).
-    fn process_line<F>(&mut self, line: &[u8], sink: &mut F)
+    fn process_line<F, T>(&mut self, line: T, sink: &mut F)
     where
         F: FnMut(Result<EventRef<'_>, ParseError>),
+        T: LineText,
     {
-        let (name, value) = match memchr(b':', line) {
-            None if line.is_empty() => return self.dispatch(sink),
+        let bytes = line.as_bytes();
+        // Field names are short: a plain scan finds the colon sooner than a SIMD search.
+        let (name, value) = match bytes.iter().position(|&byte| byte == b':') {
+            None if bytes.is_empty() => return self.dispatch(sink),
             Some(0) => return, // a comment
-            None => (line, &[][..]),
+            None => (bytes, line.tail(bytes.len())),
             Some(colon) => {
-                let value = &line[colon + 1..];
-                (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))
+                let skip = if bytes.get(colon + 1) == Some(&b' ') {
+                    2
+                } else {
+                    1
+                };
+                (&bytes[..colon], line.tail(colon + skip))
             }
         };
+        let value_bytes = value.as_bytes();
         match name {
             b"data" => {
                 if self.oversized {
                     return;
                 }
-                if self.data.len() + value.len() + 1 > self.max_event_size {
+                if self.data.len() + value_bytes.len() + 1 > self.max_event_size {
                     self.overflow(sink);
                     return;
                 }
-                push_utf8(&mut self.data, value);
+                value.push_to(&mut self.data);
                 self.data.push('\n');
             }
             b"event" => {
-                if value.len() > self.max_event_size {
+                if value_bytes.len() > self.max_event_size {
                     self.overflow(sink);
                     return;
                 }
                 self.event_type.clear();
-                push_utf8(&mut self.event_type, value);
+                value.push_to(&mut self.event_type);
             }
             b"id" => {
-                if memchr(0, value).is_some() {
+                if memchr(0, value_bytes).is_some() {
                     return;
                 }
-                if value.len() > self.max_event_size {
+                if value_bytes.len() > self.max_event_size {
                     self.overflow(sink);
                     return;
                 }
                 self.id_buffer.clear();
-                push_utf8(&mut self.id_buffer, value);
+                value.push_to(&mut self.id_buffer);
                 self.id_buffer_changed = true;
             }
             b"retry" => {
-                if !value.is_empty() && value.iter().all(u8::is_ascii_digit) {
-                    let millis = value.iter().fold(0u64, |acc, digit| {
+                if !value_bytes.is_empty() && value_bytes.iter().all(u8::is_ascii_digit) {
+                    let millis = value_bytes.iter().fold(0u64, |acc, digit| {
                         acc.saturating_mul(10)
                             .saturating_add(u64::from(digit - b'0'))
                     });
@@ -402,7 +421,9 @@ impl Parser {
         F: FnMut(Result<EventRef<'_>, ParseError>),
     {
         if self.id_buffer_changed {
-            self.last_event_id.clone_from(&self.id_buffer);
+            // A swap, not a copy: the buffer's stale content is never read again before the next
+            // `id` field overwrites it (or `end_of_stream` resets it).
+            std::mem::swap(&mut self.last_event_id, &mut self.id_buffer);
             self.id_buffer_changed = false;
         }
         if self.oversized {
@@ -438,11 +459,95 @@ impl Parser {
     }
 }
 
-/// Appends `bytes` decoded as UTF-8, replacing invalid sequences with U+FFFD.
-fn push_utf8(out: &mut String, bytes: &[u8]) {
+/// The longest prefix of `bytes` that is valid UTF-8.
+fn valid_prefix(bytes: &[u8]) -> &str {
     match std::str::from_utf8(bytes) {
-        Ok(text) => out.push_str(text),
-        Err(_) => out.push_str(&String::from_utf8_lossy(bytes)),
+        Ok(text) => text,
+        Err(error) => std::str::from_utf8(&bytes[..error.valid_up_to()]).unwrap_or_default(),
+    }
+}
+
+/// The position of the first CR or LF in `bytes`.
+///
+/// Most lines of an event stream are short, and for short distances a SIMD search costs more to
+/// set up than it saves: the first 64 bytes are scanned eight at a time in a plain `u64`, and only
+/// a longer line is handed to `memchr`.
+#[inline]
+fn find_line_end(bytes: &[u8]) -> Option<usize> {
+    const LF: u64 = u64::from_ne_bytes([b'\n'; 8]);
+    const CR: u64 = u64::from_ne_bytes([b'\r'; 8]);
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    /// A high bit in each byte of `word` that is zero; the lowest flagged byte is exact.
+    const fn zero_bytes(word: u64) -> u64 {
+        word.wrapping_sub(ONES) & !word & HIGHS
+    }
+    const SHORT: usize = 64;
+
+    let head = &bytes[..bytes.len().min(SHORT)];
+    let mut words = head.chunks_exact(8);
+    let mut offset = 0;
+    for word in &mut words {
+        let word = u64::from_le_bytes([
+            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
+        ]);
+        let hits = zero_bytes(word ^ LF) | zero_bytes(word ^ CR);
+        if hits != 0 {
+            return Some(offset + (hits.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+    }
+    if let Some(i) = words
+        .remainder()
+        .iter()
+        .position(|&b| b == b'\n' || b == b'\r')
+    {
+        return Some(offset + i);
+    }
+    if bytes.len() <= SHORT {
+        return None;
+    }
+    memchr2(b'\n', b'\r', &bytes[SHORT..]).map(|i| i + SHORT)
+}
+
+/// A line's text: already-validated `&str`, or raw bytes decoded when used.
+trait LineText: Copy {
+    /// The raw bytes.
+    fn as_bytes(&self) -> &[u8];
+    /// The text from byte `from` on; `from` is always just after an ASCII byte.
+    fn tail(self, from: usize) -> Self;
+    /// Appends the text, decoded as UTF-8 with invalid sequences replaced by U+FFFD.
+    fn push_to(self, out: &mut String);
+}
+
+impl LineText for &str {
+    fn as_bytes(&self) -> &[u8] {
+        str::as_bytes(self)
+    }
+
+    fn tail(self, from: usize) -> Self {
+        self.get(from..).unwrap_or_default()
+    }
+
+    fn push_to(self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+
+impl LineText for &[u8] {
+    fn as_bytes(&self) -> &[u8] {
+        self
+    }
+
+    fn tail(self, from: usize) -> Self {
+        self.get(from..).unwrap_or_default()
+    }
+
+    fn push_to(self, out: &mut String) {
+        match std::str::from_utf8(self) {
+            Ok(text) => out.push_str(text),
+            Err(_) => out.push_str(&String::from_utf8_lossy(self)),
+        }
     }
 }
 

@@ -630,3 +630,21 @@ proptest! {
         prop_assert_eq!(run_chunks(&mut Parser::with_max_event_size(limit), [input.as_slice()]), parse_whole(&input));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(5000))]
+
+    /// The word-at-a-time line-end search agrees with the obvious one, at every length and
+    /// position (including past the 64-byte head, where memchr takes over).
+    #[test]
+    fn find_line_end_agrees_with_a_plain_scan(
+        bytes in prop::collection::vec(prop_oneof![8 => any::<u8>(), 1 => Just(b'\n'), 1 => Just(b'\r')], 0..200),
+        skip in 0usize..200,
+    ) {
+        let skip = skip.min(bytes.len());
+        // Also from odd offsets, so that words straddle differently.
+        let slice = &bytes[skip..];
+        let expected = slice.iter().position(|&b| b == b'\n' || b == b'\r');
+        prop_assert_eq!(super::find_line_end(slice), expected);
+    }
+}

@@ -1,0 +1,187 @@
+//! `cargo xtask setup`: installs what the project needs, each piece skipped when the right
+//! version is already there. The versions are the ones measured to work together (see
+//! `../shared/TOOLCHAIN.md`); change them here and in `Cargo.toml`/`Trunk.toml` together.
+
+use std::process::Command;
+use std::time::Instant;
+
+use crate::process::{self, cargo, cargo_bin_dir, output_line};
+
+/// Must equal the `wasm-bindgen` pinned in the workspace `Cargo.toml` and in `Trunk.toml`.
+pub(crate) const WASM_BINDGEN: &str = "0.2.130";
+/// trunk 0.22 needs a newer rustc than this machine's 1.95.
+const TRUNK: &str = "0.21.14";
+/// Not packaged by Debian 12; crates.io has it.
+const GECKODRIVER: &str = "0.37.1";
+/// binaryen's wasm-opt from npm (package.json); Debian's is too old and breaks release builds.
+const WASM_OPT_VERSION: &str = "version 132";
+/// Debian's packages for the browser tests.
+const APT_PACKAGES: [&str; 3] = ["chromium", "chromium-driver", "firefox-esr"];
+
+/// One piece of the toolchain: how to tell it is there, and how to install it.
+struct Piece {
+    name: &'static str,
+    /// `Ok(version)` when present and right; `Err(what is wrong)` otherwise.
+    check: fn() -> Result<String, String>,
+    install: fn() -> Result<(), String>,
+}
+
+const PIECES: [Piece; 6] = [
+    Piece {
+        name: "wasm32-unknown-unknown target",
+        check: check_wasm_target,
+        install: || {
+            process::run(
+                "rustup",
+                Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]),
+            )
+        },
+    },
+    Piece {
+        name: "wasm-bindgen-cli",
+        check: || check_version("wasm-bindgen", &format!("wasm-bindgen {WASM_BINDGEN}")),
+        // Without --locked: its lockfile wants a webpki-roots the registry no longer has.
+        install: || cargo_install(&["wasm-bindgen-cli", "--version", WASM_BINDGEN]),
+    },
+    Piece {
+        name: "trunk",
+        check: || check_version("trunk", &format!("trunk {TRUNK}")),
+        install: || cargo_install(&["--locked", "trunk", "--version", TRUNK]),
+    },
+    Piece {
+        name: "geckodriver",
+        check: || check_version("geckodriver", &format!("geckodriver {GECKODRIVER}")),
+        install: || cargo_install(&["--locked", "geckodriver", "--version", GECKODRIVER]),
+    },
+    Piece {
+        name: "wasm-opt (npm binaryen)",
+        check: check_wasm_opt,
+        install: || {
+            process::run(
+                "npm ci",
+                Command::new("npm")
+                    .args(["ci", "--no-audit", "--no-fund"])
+                    .current_dir(crate::root()),
+            )
+        },
+    },
+    Piece {
+        name: "Chromium, ChromeDriver, Firefox ESR",
+        check: check_browsers,
+        install: install_browsers,
+    },
+];
+
+/// Checks every piece and installs the missing ones. Returns how many were installed.
+pub(crate) fn run() -> Result<usize, String> {
+    println!("== setup: checking the toolchain");
+    let started = Instant::now();
+    let mut installed = 0;
+    for piece in &PIECES {
+        match (piece.check)() {
+            Ok(version) => println!("  ok       {:<38} {version}", piece.name),
+            Err(missing) => {
+                println!("  install  {:<38} ({missing})", piece.name);
+                let began = Instant::now();
+                (piece.install)().map_err(|e| format!("installing {}: {e}", piece.name))?;
+                let version = (piece.check)()
+                    .map_err(|e| format!("{} still not right after installing: {e}", piece.name))?;
+                println!(
+                    "  done     {:<38} {version} in {}",
+                    piece.name,
+                    process::elapsed(began)
+                );
+                installed += 1;
+            }
+        }
+    }
+    println!(
+        "== setup: {installed} installed, in {}",
+        process::elapsed(started)
+    );
+    Ok(installed)
+}
+
+fn check_wasm_target() -> Result<String, String> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map_err(|e| format!("rustup: {e}"))?;
+    if String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|t| t.trim() == "wasm32-unknown-unknown")
+    {
+        Ok("installed".into())
+    } else {
+        Err("missing".into())
+    }
+}
+
+/// Ok when `program --version` starts with `expected`.
+fn check_version(program: &str, expected: &str) -> Result<String, String> {
+    let path = cargo_bin_dir().join(program);
+    let program = if path.exists() {
+        path.into_os_string()
+    } else {
+        program.into()
+    };
+    match output_line(&program, &["--version"]) {
+        Some(line) if line.starts_with(expected) => Ok(line),
+        Some(line) => Err(format!("found {line}, want {expected}")),
+        None => Err("missing".into()),
+    }
+}
+
+fn check_wasm_opt() -> Result<String, String> {
+    let wasm_opt = crate::root().join("node_modules/.bin/wasm-opt");
+    match output_line(&wasm_opt, &["--version"]) {
+        Some(line) if line.contains(WASM_OPT_VERSION) => Ok(line),
+        Some(line) => Err(format!("found {line}, want {WASM_OPT_VERSION}")),
+        None => Err("missing".into()),
+    }
+}
+
+fn check_browsers() -> Result<String, String> {
+    let chromium = output_line("chromium", &["--version"]).ok_or("chromium missing")?;
+    let driver = output_line("chromedriver", &["--version"]).ok_or("chromedriver missing")?;
+    let firefox = output_line("firefox-esr", &["--version"]).ok_or("firefox-esr missing")?;
+    // ChromeDriver only drives the Chromium of its own major version.
+    let major = |line: &str| {
+        line.split_whitespace()
+            .find_map(|word| {
+                word.split('.')
+                    .next()
+                    .filter(|m| m.chars().all(|c| c.is_ascii_digit()) && !m.is_empty())
+            })
+            .map(str::to_owned)
+    };
+    if major(&chromium) != major(&driver) {
+        return Err(format!("{chromium} and {driver} differ in major version"));
+    }
+    Ok(format!("{chromium}; {firefox}"))
+}
+
+fn install_browsers() -> Result<(), String> {
+    let uid = output_line("id", &["-u"]).unwrap_or_default();
+    if uid != "0" {
+        return Err(format!(
+            "installing Debian packages needs root; run:\n    sudo apt-get update && sudo apt-get install -y {}",
+            APT_PACKAGES.join(" ")
+        ));
+    }
+    process::run(
+        "apt-get update",
+        Command::new("apt-get").args(["update", "-q"]),
+    )?;
+    process::run(
+        "apt-get install",
+        Command::new("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y", "-q", "--no-install-recommends"])
+            .args(APT_PACKAGES),
+    )
+}
+
+fn cargo_install(args: &[&str]) -> Result<(), String> {
+    process::run("cargo install", cargo().arg("install").args(args))
+}

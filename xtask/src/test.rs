@@ -1,0 +1,286 @@
+//! `cargo xtask test`: every check CI runs, in order, each step named and timed. It stops at
+//! the first failure, naming the step, and leaves nothing running.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::process::{self, Service, cargo, tool_path};
+
+/// The demo server the browser tests talk to (baked into them at compile time).
+const TEST_SERVER: &str = "127.0.0.1:3917";
+/// The origin of wasm-bindgen-test-runner's page, which the test server allows by CORS.
+const TEST_PAGE: &str = "127.0.0.1:3918";
+/// The demo server that serves the trunk-built app for the end-to-end tests.
+const E2E_SERVER: &str = "127.0.0.1:3919";
+/// ChromeDriver for the end-to-end tests.
+const WEBDRIVER: &str = "127.0.0.1:9515";
+
+/// Crates that build for the browser.
+const WASM_CRATES: [&str; 4] = ["tidings-wire", "tidings", "demo-events", "demo-app"];
+
+pub(crate) fn run(options: &[String]) -> Result<(), String> {
+    let skip_setup = options.iter().any(|o| o == "--skip-setup");
+    if let Some(unknown) = options.iter().find(|o| *o != "--skip-setup") {
+        return Err(format!("unknown option `{unknown}` for test"));
+    }
+    if !skip_setup {
+        crate::setup::run()?;
+    }
+    let root = crate::root();
+    std::fs::create_dir_all(root.join("target/xtask")).map_err(|e| e.to_string())?;
+    let mut steps = Steps::default();
+
+    steps.run("fmt", || {
+        process::run(
+            "fmt",
+            cargo().current_dir(&root).args(["fmt", "--all", "--check"]),
+        )
+    })?;
+    steps.run("clippy (native)", || {
+        process::run(
+            "clippy (native)",
+            cargo().current_dir(&root).args([
+                "clippy",
+                "--workspace",
+                "--exclude",
+                "demo-app",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        )?;
+        process::run(
+            "clippy (native, ssr)",
+            cargo().current_dir(&root).args([
+                "clippy",
+                "-p",
+                "tidings",
+                "--features",
+                "ssr",
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        )
+    })?;
+    steps.run("clippy (wasm32)", || {
+        let mut command = cargo();
+        command
+            .current_dir(&root)
+            .args(["clippy", "--target", "wasm32-unknown-unknown"]);
+        for krate in WASM_CRATES {
+            command.args(["-p", krate]);
+        }
+        process::run("clippy (wasm32)", command.args(["--", "-D", "warnings"]))?;
+        process::run(
+            "clippy (wasm32 tests)",
+            cargo().current_dir(&root).args([
+                "clippy",
+                "--target",
+                "wasm32-unknown-unknown",
+                "-p",
+                "tidings-tests",
+                "--tests",
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        )
+    })?;
+    steps.run("docs", || {
+        process::run(
+            "docs",
+            cargo()
+                .current_dir(&root)
+                .env("RUSTDOCFLAGS", "-D warnings")
+                .args([
+                    "doc",
+                    "--no-deps",
+                    "-p",
+                    "tidings-wire",
+                    "-p",
+                    "tidings",
+                    "-p",
+                    "tidings-axum",
+                ]),
+        )
+    })?;
+    steps.run("native tests", || {
+        process::run("native tests", cargo().current_dir(&root).arg("test"))
+    })?;
+    steps.run("build demo server and app", || {
+        process::run(
+            "build demo-server",
+            cargo()
+                .current_dir(&root)
+                .args(["build", "-p", "demo-server"]),
+        )?;
+        process::run(
+            "trunk build --release",
+            Command::new("trunk")
+                .current_dir(&root)
+                .env("PATH", tool_path())
+                .env("TRUNK_SKIP_VERSION_CHECK", "true")
+                .args(["build", "--release"]),
+        )
+    })?;
+    steps.run("browser tests (Chromium, Firefox)", || browser_tests(&root))?;
+    steps.run("end-to-end tests (Chromium)", || e2e_tests(&root))?;
+    steps.summary();
+    Ok(())
+}
+
+/// The wasm-bindgen-test suite in each browser, against a live demo server.
+fn browser_tests(root: &Path) -> Result<(), String> {
+    let server_addr: SocketAddr = TEST_SERVER.parse().map_err(|e| format!("{e}"))?;
+    process::ensure_port_free(server_addr)?;
+    process::ensure_port_free(TEST_PAGE.parse().map_err(|e| format!("{e}"))?)?;
+    let server = start_demo_server(
+        root,
+        "demo-server (browser tests)",
+        &[
+            "--addr",
+            TEST_SERVER,
+            "--cors-origin",
+            &format!("http://{TEST_PAGE}"),
+            "--tick-interval-ms",
+            "50",
+        ],
+    )?;
+    process::wait_for_http(&server, server_addr, "/api/health", Duration::from_secs(30))?;
+
+    let geckodriver = process::cargo_bin_dir().join("geckodriver");
+    let browsers: [(&str, &str, &std::ffi::OsStr, &str); 2] = [
+        (
+            "Chromium",
+            "CHROMEDRIVER",
+            "/usr/bin/chromedriver".as_ref(),
+            "GECKODRIVER",
+        ),
+        (
+            "Firefox",
+            "GECKODRIVER",
+            geckodriver.as_os_str(),
+            "CHROMEDRIVER",
+        ),
+    ];
+    for (browser, driver_var, driver, other_var) in browsers {
+        println!("-- browser tests in {browser}");
+        // The runner picks GECKODRIVER before CHROMEDRIVER: set exactly one.
+        let mut command = cargo();
+        command
+            .current_dir(root)
+            .env("PATH", tool_path())
+            .env_remove(other_var)
+            .env(driver_var, driver)
+            .env("TIDINGS_TEST_SERVER", format!("http://{TEST_SERVER}"))
+            .env("WASM_BINDGEN_TEST_ADDRESS", TEST_PAGE)
+            .env(
+                "WASM_BINDGEN_TEST_WEBDRIVER_JSON",
+                root.join("webdriver.json"),
+            )
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "180")
+            .args([
+                "test",
+                "-p",
+                "tidings-tests",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--test",
+                "browser",
+            ]);
+        process::run(&format!("browser tests in {browser}"), &mut command)?;
+        server.check_running()?;
+    }
+    Ok(())
+}
+
+/// The end-to-end tests: the release build of the app, served by the demo server, in Chromium.
+fn e2e_tests(root: &Path) -> Result<(), String> {
+    let server_addr: SocketAddr = E2E_SERVER.parse().map_err(|e| format!("{e}"))?;
+    let driver_addr: SocketAddr = WEBDRIVER.parse().map_err(|e| format!("{e}"))?;
+    process::ensure_port_free(server_addr)?;
+    process::ensure_port_free(driver_addr)?;
+    let dist = root.join("dist");
+    let server = start_demo_server(
+        root,
+        "demo-server (end-to-end)",
+        &[
+            "--addr",
+            E2E_SERVER,
+            "--dist",
+            &dist.to_string_lossy(),
+            "--tick-interval-ms",
+            "200",
+        ],
+    )?;
+    process::wait_for_http(&server, server_addr, "/api/health", Duration::from_secs(30))?;
+    let mut chromedriver = Command::new("chromedriver");
+    chromedriver.arg(format!("--port={}", driver_addr.port()));
+    let driver = Service::start(
+        "chromedriver",
+        chromedriver,
+        &root.join("target/xtask/chromedriver.log"),
+    )?;
+    process::wait_for_http(&driver, driver_addr, "/status", Duration::from_secs(30))?;
+    process::run(
+        "end-to-end tests",
+        cargo()
+            .current_dir(root)
+            .env("TIDINGS_DEMO_URL", format!("http://{E2E_SERVER}"))
+            .env("TIDINGS_WEBDRIVER_URL", format!("http://{WEBDRIVER}"))
+            .args([
+                "test",
+                "-p",
+                "tidings-tests",
+                "--test",
+                "e2e",
+                "--",
+                "--ignored",
+                "--test-threads=1",
+            ]),
+    )?;
+    drop(driver);
+    drop(server);
+    Ok(())
+}
+
+fn start_demo_server(root: &Path, name: &str, args: &[&str]) -> Result<Service, String> {
+    let mut command = Command::new(root.join("target/debug/demo-server"));
+    command.current_dir(root).args(args);
+    let log = root
+        .join("target/xtask")
+        .join(format!("{}.log", name.replace([' ', '(', ')'], "")));
+    Service::start(name, command, &log)
+}
+
+/// The steps run so far, with their times, for the closing summary.
+#[derive(Default)]
+struct Steps {
+    done: Vec<(&'static str, Duration)>,
+}
+
+impl Steps {
+    fn run(
+        &mut self,
+        name: &'static str,
+        step: impl FnOnce() -> Result<(), String>,
+    ) -> Result<(), String> {
+        println!("\n== test: {name}");
+        let started = Instant::now();
+        step().map_err(|e| format!("step `{name}` failed: {e}"))?;
+        println!("== test: {name} passed in {}", process::elapsed(started));
+        self.done.push((name, started.elapsed()));
+        Ok(())
+    }
+
+    fn summary(&self) {
+        println!("\n== test: every step passed");
+        for (name, took) in &self.done {
+            println!("  {name:<36} {:>7.1} s", took.as_secs_f64());
+        }
+    }
+}

@@ -402,14 +402,12 @@ impl Parser {
                 value.push_to(&mut self.id_buffer);
                 self.id_buffer_changed = true;
             }
-            b"retry" => {
-                if !value_bytes.is_empty() && value_bytes.iter().all(u8::is_ascii_digit) {
-                    let millis = value_bytes.iter().fold(0u64, |acc, digit| {
-                        acc.saturating_mul(10)
-                            .saturating_add(u64::from(digit - b'0'))
-                    });
-                    self.retry = Some(Duration::from_millis(millis));
-                }
+            b"retry" if !value_bytes.is_empty() && value_bytes.iter().all(u8::is_ascii_digit) => {
+                let millis = value_bytes.iter().fold(0u64, |acc, digit| {
+                    acc.saturating_mul(10)
+                        .saturating_add(u64::from(digit - b'0'))
+                });
+                self.retry = Some(Duration::from_millis(millis));
             }
             _ => {}
         }

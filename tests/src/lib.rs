@@ -12,3 +12,8 @@ pub const TEST_SERVER: &str = match option_env!("TIDINGS_TEST_SERVER") {
     Some(url) => url,
     None => "http://127.0.0.1:3917",
 };
+
+/// The README's examples, compiled and run as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeExamples;

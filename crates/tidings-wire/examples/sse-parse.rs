@@ -17,7 +17,6 @@
 
 use std::io::{self, Read, Write};
 
-use serde_json::json;
 use tidings_wire::Parser;
 
 fn main() -> io::Result<()> {
@@ -33,15 +32,20 @@ fn main() -> io::Result<()> {
             Err(error) => return Err(error),
         };
         let mut lines = String::new();
-        parser.feed(&buffer[..read], |event| {
-            let line = match event {
-                Ok(event) => {
-                    json!({"type": event.event_type, "data": event.data, "id": event.last_event_id})
-                }
-                Err(error) => json!({"error": error.to_string()}),
-            };
-            lines.push_str(&line.to_string());
-            lines.push('\n');
+        parser.feed(&buffer[..read], |event| match event {
+            // Written by hand to keep the documented key order.
+            Ok(event) => lines.push_str(&format!(
+                "{{\"type\":{},\"data\":{},\"id\":{}}}\n",
+                json_string(event.event_type),
+                json_string(event.data),
+                json_string(event.last_event_id),
+            )),
+            Err(error) => {
+                lines.push_str(&format!(
+                    "{{\"error\":{}}}\n",
+                    json_string(&error.to_string())
+                ));
+            }
         });
         // Flush per read, so a live stream shows up as it arrives.
         stdout.write_all(lines.as_bytes())?;
@@ -51,7 +55,16 @@ fn main() -> io::Result<()> {
     let retry = parser
         .retry()
         .map(|retry| u64::try_from(retry.as_millis()).unwrap_or(u64::MAX));
-    let last = json!({"final": true, "last_event_id": parser.last_event_id(), "retry": retry});
-    writeln!(stdout, "{last}")?;
+    let retry = retry.map_or_else(|| "null".to_owned(), |millis| millis.to_string());
+    writeln!(
+        stdout,
+        "{{\"final\":true,\"last_event_id\":{},\"retry\":{retry}}}",
+        json_string(parser.last_event_id())
+    )?;
     Ok(())
+}
+
+/// `text` as a JSON string literal.
+fn json_string(text: &str) -> String {
+    serde_json::Value::from(text).to_string()
 }

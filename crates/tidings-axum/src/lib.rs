@@ -3,6 +3,11 @@
 //!
 //! - [`EventStream`]: a response that streams [`Frame`]s with the headers that keep proxies from
 //!   buffering, an optional `retry` hint, and keep-alive comments while the stream is idle.
+//! - [`Channel`]: a stream of events with a replay log: clients that come back with the ID of
+//!   the last event they saw get every event after it, then live ones, with no gap and no
+//!   duplicate; one too far behind gets an explicit resync event. It also answers long-polls.
+//! - [`ConnectionLimiter`]: caps on open streams, in all and per client address (`503` with
+//!   `Retry-After`).
 //! - [`LastEventId`]: an extractor for the ID a client resumes from, read from the
 //!   `Last-Event-ID` header or, for clients that cannot set headers, the `lastEventId` query
 //!   parameter.
@@ -35,11 +40,18 @@
 //!
 //! let app: Router = Router::new().route("/greetings", get(greetings));
 //! ```
+//!
+//! To stop a client for good (it will not reconnect), answer `204 No Content`; to refuse it,
+//! answer `401` or `403` from the handler, before subscribing it.
 #![deny(missing_docs)]
 
+mod channel;
 mod last_event_id;
+mod limits;
 mod stream;
 
+pub use channel::{Channel, ChannelConfig, RESYNC_EVENT};
 pub use last_event_id::{LAST_EVENT_ID_HEADER, LAST_EVENT_ID_PARAM, LastEventId};
+pub use limits::{ConnectionLimiter, ConnectionPermit, LimitExceeded};
 pub use stream::{DEFAULT_KEEP_ALIVE, EventStream};
 pub use tidings_wire::{Frame, TypedEvent};

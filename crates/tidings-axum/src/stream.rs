@@ -28,9 +28,12 @@ pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// that idle connections are neither cut by proxies nor taken for dead by clients.
 #[must_use]
 pub struct EventStream {
-    frames: BoxStream<'static, Frame>,
+    /// Encoded frames.
+    frames: BoxStream<'static, Bytes>,
     keep_alive: Option<Duration>,
     retry: Option<Duration>,
+    /// Values kept alive as long as the stream: see [`EventStream::hold`].
+    held: Vec<Box<dyn Send + Sync>>,
 }
 
 impl EventStream {
@@ -39,11 +42,27 @@ impl EventStream {
     where
         S: Stream<Item = Frame> + Send + 'static,
     {
+        Self::from_bytes(frames.map(|frame| Bytes::from(frame.into_string())))
+    }
+
+    /// A response streaming frames that are already encoded (whole frames, in order).
+    pub(crate) fn from_bytes<S>(frames: S) -> Self
+    where
+        S: Stream<Item = Bytes> + Send + 'static,
+    {
         Self {
             frames: frames.boxed(),
             keep_alive: Some(DEFAULT_KEEP_ALIVE),
             retry: None,
+            held: Vec::new(),
         }
+    }
+
+    /// Keeps `value` alive until the stream ends (the client disconnects, or the frames end):
+    /// a connection permit from a [`ConnectionLimiter`](crate::ConnectionLimiter), say.
+    pub fn hold(mut self, value: impl Send + Sync + 'static) -> Self {
+        self.held.push(Box::new(value));
+        self
     }
 
     /// Sends a keep-alive comment after each `interval` without a frame.
@@ -73,10 +92,16 @@ impl EventStream {
         self
     }
 
-    /// The frames as they go out: the retry hint, the frames, keep-alives while idle.
-    fn into_frames(self) -> BoxStream<'static, Frame> {
-        let hint = self.retry.map(|delay| Frame::new().retry(delay));
-        let frames = stream::iter(hint).chain(self.frames);
+    /// The bytes as they go out: the retry hint, the frames, keep-alives while idle; the held
+    /// values are dropped with the stream.
+    fn into_bytes(self) -> BoxStream<'static, Bytes> {
+        let hint = self
+            .retry
+            .map(|delay| Bytes::from(Frame::new().retry(delay).into_string()));
+        let frames = Holding {
+            frames: stream::iter(hint).chain(self.frames),
+            _held: self.held,
+        };
         match self.keep_alive {
             Some(interval) => KeepAlive::new(frames, interval).boxed(),
             None => frames.boxed(),
@@ -86,9 +111,7 @@ impl EventStream {
 
 impl IntoResponse for EventStream {
     fn into_response(self) -> Response {
-        let body = self
-            .into_frames()
-            .map(|frame| Ok::<_, Infallible>(Bytes::from(frame.into_string())));
+        let body = self.into_bytes().map(Ok::<_, Infallible>);
         (
             [
                 (
@@ -104,6 +127,23 @@ impl IntoResponse for EventStream {
             Body::from_stream(body),
         )
             .into_response()
+    }
+}
+
+pin_project! {
+    /// Passes frames through, owning values that must live exactly as long as the stream.
+    struct Holding<S> {
+        #[pin]
+        frames: S,
+        _held: Vec<Box<dyn Send + Sync>>,
+    }
+}
+
+impl<S: Stream<Item = Bytes>> Stream for Holding<S> {
+    type Item = Bytes;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        self.project().frames.poll_next(cx)
     }
 }
 
@@ -128,10 +168,10 @@ impl<S> KeepAlive<S> {
     }
 }
 
-impl<S: Stream<Item = Frame>> Stream for KeepAlive<S> {
-    type Item = Frame;
+impl<S: Stream<Item = Bytes>> Stream for KeepAlive<S> {
+    type Item = Bytes;
 
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Frame>> {
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         let mut this = self.project();
         if let Poll::Ready(next) = this.frames.poll_next(cx) {
             this.idle.reset(Instant::now() + *this.interval);
@@ -139,7 +179,7 @@ impl<S: Stream<Item = Frame>> Stream for KeepAlive<S> {
         }
         ready!(this.idle.as_mut().poll(cx));
         this.idle.reset(Instant::now() + *this.interval);
-        Poll::Ready(Some(Frame::new().comment("")))
+        Poll::Ready(Some(Bytes::from_static(b":\n\n")))
     }
 }
 

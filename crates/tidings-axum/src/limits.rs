@@ -1,0 +1,229 @@
+//! [`ConnectionLimiter`]: caps on open streams, globally and per client address.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// Caps the number of open streams, in all and per client address. A stream over a cap is
+/// refused with `503 Service Unavailable` and a `Retry-After` header, which the `tidings` client
+/// honours (browsers' own `EventSource` gives up on a 503).
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use axum::{extract::{ConnectInfo, State}, response::{IntoResponse, Response}};
+/// use tidings_axum::{Channel, ConnectionLimiter, LastEventId};
+///
+/// #[derive(Clone)]
+/// struct App { channel: Channel, limiter: ConnectionLimiter }
+///
+/// async fn events(
+///     State(app): State<App>,
+///     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+///     LastEventId(id): LastEventId,
+/// ) -> Response {
+///     match app.limiter.try_acquire(peer.ip()) {
+///         Ok(permit) => app.channel.subscribe(id.as_deref()).hold(permit).into_response(),
+///         Err(refused) => refused.into_response(),
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ConnectionLimiter {
+    shared: Arc<LimiterShared>,
+}
+
+#[derive(Debug)]
+struct LimiterShared {
+    global: usize,
+    per_address: usize,
+    retry_after: Duration,
+    counts: Mutex<Counts>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    total: usize,
+    by_address: HashMap<IpAddr, usize>,
+}
+
+impl ConnectionLimiter {
+    /// At most `global` streams in all, and `per_address` from one client address. Refused
+    /// clients are told to retry after 5 seconds.
+    ///
+    /// # Panics
+    ///
+    /// If either cap is zero.
+    #[must_use]
+    pub fn new(global: usize, per_address: usize) -> Self {
+        assert!(
+            global > 0 && per_address > 0,
+            "connection caps must be at least 1"
+        );
+        Self {
+            shared: Arc::new(LimiterShared {
+                global,
+                per_address,
+                retry_after: Duration::from_secs(5),
+                counts: Mutex::new(Counts::default()),
+            }),
+        }
+    }
+
+    /// Sets the `Retry-After` sent with refusals (rounded up to whole seconds).
+    #[must_use]
+    pub fn retry_after(self, delay: Duration) -> Self {
+        let shared = LimiterShared {
+            global: self.shared.global,
+            per_address: self.shared.per_address,
+            retry_after: delay,
+            counts: Mutex::new(Counts::default()),
+        };
+        Self {
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// A permit for one more stream from `address`, or the refusal to send. Hold the permit for
+    /// as long as the stream ([`EventStream::hold`](crate::EventStream::hold)).
+    ///
+    /// # Errors
+    ///
+    /// [`LimitExceeded`] when a cap is reached.
+    pub fn try_acquire(&self, address: IpAddr) -> Result<ConnectionPermit, LimitExceeded> {
+        let mut counts = self.lock();
+        let from_address = counts.by_address.get(&address).copied().unwrap_or(0);
+        let which = if counts.total >= self.shared.global {
+            Some(Cap::Global)
+        } else if from_address >= self.shared.per_address {
+            Some(Cap::PerAddress)
+        } else {
+            None
+        };
+        if let Some(cap) = which {
+            return Err(LimitExceeded {
+                cap,
+                retry_after: self.shared.retry_after,
+            });
+        }
+        counts.total += 1;
+        *counts.by_address.entry(address).or_insert(0) += 1;
+        Ok(ConnectionPermit {
+            limiter: self.clone(),
+            address,
+        })
+    }
+
+    /// How many streams are open now.
+    #[must_use]
+    pub fn open(&self) -> usize {
+        self.lock().total
+    }
+
+    fn release(&self, address: IpAddr) {
+        let mut counts = self.lock();
+        counts.total = counts.total.saturating_sub(1);
+        if let Some(count) = counts.by_address.get_mut(&address) {
+            *count -= 1;
+            if *count == 0 {
+                counts.by_address.remove(&address);
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Counts> {
+        self.shared
+            .counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One open stream counted by a [`ConnectionLimiter`]; dropping it frees the place.
+#[derive(Debug)]
+pub struct ConnectionPermit {
+    limiter: ConnectionLimiter,
+    address: IpAddr,
+}
+
+impl Drop for ConnectionPermit {
+    fn drop(&mut self) {
+        self.limiter.release(self.address);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cap {
+    Global,
+    PerAddress,
+}
+
+/// A stream refused by a [`ConnectionLimiter`]: answers `503` with `Retry-After`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("too many open streams ({}); retry after {retry_after:?}", match cap { Cap::Global => "server-wide", Cap::PerAddress => "from this address" })]
+pub struct LimitExceeded {
+    cap: Cap,
+    retry_after: Duration,
+}
+
+impl LimitExceeded {
+    /// How long the client is asked to wait.
+    #[must_use]
+    pub fn retry_after(&self) -> Duration {
+        self.retry_after
+    }
+}
+
+impl IntoResponse for LimitExceeded {
+    fn into_response(self) -> Response {
+        let seconds = self.retry_after.as_secs() + u64::from(self.retry_after.subsec_nanos() > 0);
+        let retry_after = HeaderValue::from(seconds);
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, retry_after)],
+            self.to_string(),
+        )
+            .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps_hold_and_permits_free_their_place() {
+        let limiter = ConnectionLimiter::new(3, 2);
+        let a: IpAddr = [127, 0, 0, 1].into();
+        let b: IpAddr = [127, 0, 0, 2].into();
+        let first = limiter.try_acquire(a).expect("room");
+        let _second = limiter.try_acquire(a).expect("room");
+        let refused = limiter.try_acquire(a).expect_err("two per address");
+        assert_eq!(refused.cap, Cap::PerAddress);
+        let _third = limiter.try_acquire(b).expect("room for another address");
+        let refused = limiter.try_acquire(b).expect_err("three in all");
+        assert_eq!(refused.cap, Cap::Global);
+        assert_eq!(limiter.open(), 3);
+        drop(first);
+        assert_eq!(limiter.open(), 2);
+        assert!(
+            limiter.try_acquire(b).is_ok(),
+            "a dropped permit frees its place"
+        );
+    }
+
+    #[test]
+    fn refusal_is_503_with_retry_after_in_whole_seconds() {
+        let limiter = ConnectionLimiter::new(1, 1).retry_after(Duration::from_millis(2500));
+        let _held = limiter.try_acquire([10, 0, 0, 1].into()).expect("room");
+        let response = limiter
+            .try_acquire([10, 0, 0, 1].into())
+            .expect_err("full")
+            .into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "3");
+    }
+}

@@ -1,0 +1,278 @@
+//! The replay log through a real axum router: resume without gap or duplicate, resync, long-poll,
+//! slow clients. Response bodies are read as a client would and parsed with tidings-wire.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{Request, StatusCode};
+use axum::routing::get;
+use http_body_util::BodyExt;
+use tidings_axum::{Channel, ChannelConfig, EventStream, LastEventId, RESYNC_EVENT};
+use tidings_wire::{Event, Parser};
+use tower::ServiceExt;
+
+fn app(channel: &Channel) -> Router {
+    async fn events(State(channel): State<Channel>, LastEventId(id): LastEventId) -> EventStream {
+        channel.subscribe(id.as_deref())
+    }
+    #[derive(serde::Deserialize)]
+    struct PollQuery {
+        wait_ms: u64,
+    }
+    async fn poll(
+        State(channel): State<Channel>,
+        LastEventId(id): LastEventId,
+        Query(query): Query<PollQuery>,
+    ) -> EventStream {
+        channel
+            .poll(id.as_deref(), Duration::from_millis(query.wait_ms))
+            .await
+    }
+    Router::new()
+        .route("/events", get(events))
+        .route("/poll", get(poll))
+        .with_state(channel.clone())
+}
+
+/// An open stream, read as a client reads it.
+struct Client {
+    body: Body,
+    parser: Parser,
+    ended: bool,
+}
+
+impl Client {
+    async fn connect(channel: &Channel, uri: &str, last_event_id: Option<&str>) -> Self {
+        let mut request = Request::get(uri);
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        let response = app(channel)
+            .oneshot(request.body(Body::empty()).expect("valid request"))
+            .await
+            .expect("infallible");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        Self {
+            body: response.into_body(),
+            parser: Parser::new(),
+            ended: false,
+        }
+    }
+
+    /// The next `n` events (failing the test after 5 s without them).
+    async fn events(&mut self, n: usize) -> Vec<Event> {
+        let mut events = Vec::new();
+        while events.len() < n {
+            let frame = tokio::time::timeout(Duration::from_secs(5), self.body.frame())
+                .await
+                .unwrap_or_else(|_| panic!("only {} of {n} events arrived", events.len()));
+            let Some(frame) = frame else {
+                self.ended = true;
+                break;
+            };
+            let data = frame.expect("infallible").into_data().expect("data frames");
+            for event in self.parser.feed_owned(&data) {
+                events.push(event.expect("small events"));
+            }
+        }
+        events
+    }
+
+    /// Reads until the stream ends, returning what came.
+    async fn rest(&mut self) -> Vec<Event> {
+        let mut events = Vec::new();
+        while !self.ended {
+            events.extend(self.events(usize::MAX).await);
+        }
+        events
+    }
+}
+
+fn datas(events: &[Event]) -> Vec<String> {
+    events.iter().map(|event| event.data.clone()).collect()
+}
+
+fn numbered(range: std::ops::RangeInclusive<u32>) -> Vec<String> {
+    range.map(|n| n.to_string()).collect()
+}
+
+fn publish(channel: &Channel, range: std::ops::RangeInclusive<u32>) {
+    for n in range {
+        channel.publish_data(Some("n"), &n.to_string());
+    }
+}
+
+#[tokio::test]
+async fn resume_after_a_dropped_connection_delivers_every_event_once_in_order() {
+    for by_query in [false, true] {
+        let channel = Channel::new();
+        let mut client = Client::connect(&channel, "/events", None).await;
+        publish(&channel, 1..=5);
+        let first = client.events(5).await;
+        assert_eq!(datas(&first), numbered(1..=5));
+        drop(client); // the connection drops
+
+        publish(&channel, 6..=10); // missed while away
+        let last = first[4].last_event_id.clone();
+        let mut client = if by_query {
+            let uri = format!("/events?lastEventId={last}");
+            Client::connect(&channel, &uri, None).await
+        } else {
+            Client::connect(&channel, "/events", Some(&last)).await
+        };
+        assert_eq!(
+            datas(&client.events(5).await),
+            numbered(6..=10),
+            "by query: {by_query}"
+        );
+        publish(&channel, 11..=12); // and then live
+        assert_eq!(
+            datas(&client.events(2).await),
+            numbered(11..=12),
+            "by query: {by_query}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishing_during_replay_leaves_no_gap_and_no_duplicate() {
+    let channel = Channel::new();
+    publish(&channel, 1..=3000);
+    let first_id = {
+        let mut peek = Client::connect(&channel, "/events", None).await;
+        publish(&channel, 3001..=3001);
+        peek.events(1).await[0].last_event_id.clone()
+    };
+    // Resume from the very first event while another task publishes 3000 more.
+    let resume_from = first_id.replace("-3001", "-1");
+    let publisher = {
+        let channel = channel.clone();
+        tokio::spawn(async move {
+            for n in 3002..=6000 {
+                channel.publish_data(Some("n"), &n.to_string());
+                if n % 100 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        })
+    };
+    let mut client = Client::connect(&channel, "/events", Some(&resume_from)).await;
+    let got = client.events(5999).await;
+    publisher.await.expect("publisher finished");
+    assert_eq!(datas(&got), numbered(2..=6000));
+}
+
+#[tokio::test]
+async fn an_id_too_old_for_the_window_gets_a_resync_then_live_events() {
+    let channel = Channel::with_config(ChannelConfig::default().capacity(10));
+    let mut client = Client::connect(&channel, "/events", None).await;
+    publish(&channel, 1..=3);
+    let old_id = client.events(3).await[0].last_event_id.clone();
+    drop(client);
+    publish(&channel, 4..=30); // event 2 leaves the window
+
+    let mut client = Client::connect(&channel, "/events", Some(&old_id)).await;
+    let resync = &client.events(1).await[0];
+    assert_eq!(resync.event_type, RESYNC_EVENT);
+    assert_eq!(resync.data, r#"{"reason":"too-old"}"#);
+    assert_eq!(
+        Some(resync.last_event_id.clone()),
+        channel.last_id(),
+        "resumes from the head next time"
+    );
+    publish(&channel, 31..=31);
+    assert_eq!(datas(&client.events(1).await), numbered(31..=31));
+}
+
+#[tokio::test]
+async fn unknown_ids_get_a_resync() {
+    let channel = Channel::new();
+    publish(&channel, 1..=3);
+    let other_run = Channel::new(); // another epoch, as after a server restart
+    let foreign = other_run.publish_data(None, "x");
+    for id in ["garbage", "abc-1", foreign.as_str()] {
+        let mut client = Client::connect(&channel, "/events", Some(id)).await;
+        let resync = &client.events(1).await[0];
+        assert_eq!(resync.event_type, RESYNC_EVENT, "id {id:?}");
+        assert_eq!(resync.data, r#"{"reason":"unknown-id"}"#, "id {id:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn long_poll_waits_for_an_event_then_answers() {
+    let channel = Channel::new();
+    publish(&channel, 1..=2);
+    let head = channel.last_id().expect("two events");
+
+    // Nothing new: the poll waits, and answers as soon as something is published.
+    let publisher = {
+        let channel = channel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            channel.publish_data(Some("n"), "3");
+        })
+    };
+    let started = tokio::time::Instant::now();
+    let mut poll = Client::connect(&channel, "/poll?wait_ms=25000", Some(&head)).await;
+    let got = poll.rest().await;
+    assert_eq!(datas(&got), numbered(3..=3));
+    assert_eq!(started.elapsed(), Duration::from_secs(2));
+    publisher.await.expect("published");
+
+    // Events already there: answered at once, all of them.
+    let before = tokio::time::Instant::now();
+    let first = channel.last_id().expect("kept").replace("-3", "-1");
+    let mut poll = Client::connect(&channel, "/poll?wait_ms=25000", Some(&first)).await;
+    assert_eq!(datas(&poll.rest().await), numbered(2..=3));
+    assert_eq!(before.elapsed(), Duration::ZERO);
+
+    // Nothing at all: an empty answer after the wait.
+    let before = tokio::time::Instant::now();
+    let head = channel.last_id().expect("kept");
+    let mut poll = Client::connect(&channel, "/poll?wait_ms=5000", Some(&head)).await;
+    assert!(poll.rest().await.is_empty());
+    assert_eq!(before.elapsed(), Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn a_slow_client_slows_no_one_and_loses_nothing_within_the_window() {
+    let channel = Channel::with_config(ChannelConfig::default().capacity(2000));
+    let mut slow = Client::connect(&channel, "/events", None).await;
+    let mut fast = Client::connect(&channel, "/events", None).await;
+    publish(&channel, 1..=10);
+    assert_eq!(datas(&slow.events(10).await), numbered(1..=10));
+    // The slow client stops reading while 1000 events go out.
+    publish(&channel, 11..=1010);
+    assert_eq!(datas(&fast.events(1010).await), numbered(1..=1010));
+    // It catches up with every one, in order.
+    assert_eq!(datas(&slow.events(1000).await), numbered(11..=1010));
+}
+
+#[tokio::test]
+async fn a_client_that_falls_out_of_the_window_is_cut_off_and_told_to_resync() {
+    let channel = Channel::with_config(ChannelConfig::default().capacity(100));
+    let mut slow = Client::connect(&channel, "/events", None).await;
+    let mut fast = Client::connect(&channel, "/events", None).await;
+    publish(&channel, 1..=10);
+    let seen = slow.events(10).await;
+    assert_eq!(fast.events(10).await.len(), 10);
+    // The fast client keeps up, batch after batch, while the slow one reads nothing.
+    for batch in 0..20 {
+        let from = 11 + batch * 50;
+        publish(&channel, from..=from + 49);
+        assert_eq!(
+            datas(&fast.events(50).await),
+            numbered(from..=from + 49),
+            "not held back"
+        );
+    }
+    // The slow one's next event has left the log: its stream ends...
+    assert!(slow.rest().await.is_empty());
+    // ...and resuming from where it was says so explicitly.
+    let last = &seen[9].last_event_id;
+    let mut again = Client::connect(&channel, "/events", Some(last)).await;
+    assert_eq!(again.events(1).await[0].event_type, RESYNC_EVENT);
+}

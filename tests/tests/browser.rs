@@ -30,6 +30,14 @@ async fn typed_ticks_arrive_in_order_with_their_ids() {
         sse.on::<Tick>(move |tick| sink.borrow_mut().push(tick));
         let latest = sse.latest::<Tick>();
         let state = sse.state();
+        // The ticker's IDs are opaque: note the raw ID of every event, ticks and trades alike.
+        let last_raw_id = Rc::new(RefCell::new(String::new()));
+        for event_type in ["tick", "trade"] {
+            let last_raw_id = last_raw_id.clone();
+            sse.on_raw(event_type, move |_, id| {
+                *last_raw_id.borrow_mut() = id.to_owned()
+            });
+        }
 
         let received = wait_for(
             "five ticks",

@@ -49,6 +49,8 @@ mod channel;
 mod last_event_id;
 mod limits;
 mod stream;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use channel::{Channel, ChannelConfig, RESYNC_EVENT};
 pub use last_event_id::{LAST_EVENT_ID_HEADER, LAST_EVENT_ID_PARAM, LastEventId};

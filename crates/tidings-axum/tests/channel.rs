@@ -8,9 +8,9 @@ use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
-use http_body_util::BodyExt;
+use tidings_axum::testing::EventReader;
 use tidings_axum::{Channel, ChannelConfig, EventStream, LastEventId, RESYNC_EVENT};
-use tidings_wire::{Event, Parser};
+use tidings_wire::Event;
 use tower::ServiceExt;
 
 fn app(channel: &Channel) -> Router {
@@ -36,59 +36,19 @@ fn app(channel: &Channel) -> Router {
         .with_state(channel.clone())
 }
 
-/// An open stream, read as a client reads it.
-struct Client {
-    body: Body,
-    parser: Parser,
-    ended: bool,
-}
-
-impl Client {
-    async fn connect(channel: &Channel, uri: &str, last_event_id: Option<&str>) -> Self {
-        let mut request = Request::get(uri);
-        if let Some(id) = last_event_id {
-            request = request.header("last-event-id", id);
-        }
-        let response = app(channel)
-            .oneshot(request.body(Body::empty()).expect("valid request"))
-            .await
-            .expect("infallible");
-        assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(response.headers()["content-type"], "text/event-stream");
-        Self {
-            body: response.into_body(),
-            parser: Parser::new(),
-            ended: false,
-        }
+/// Opens `uri` as a client would, optionally resuming after `last_event_id` (as a header).
+async fn connect(channel: &Channel, uri: &str, last_event_id: Option<&str>) -> EventReader {
+    let mut request = Request::get(uri);
+    if let Some(id) = last_event_id {
+        request = request.header("last-event-id", id);
     }
-
-    /// The next `n` events (failing the test after 5 s without them).
-    async fn events(&mut self, n: usize) -> Vec<Event> {
-        let mut events = Vec::new();
-        while events.len() < n {
-            let frame = tokio::time::timeout(Duration::from_secs(5), self.body.frame())
-                .await
-                .unwrap_or_else(|_| panic!("only {} of {n} events arrived", events.len()));
-            let Some(frame) = frame else {
-                self.ended = true;
-                break;
-            };
-            let data = frame.expect("infallible").into_data().expect("data frames");
-            for event in self.parser.feed_owned(&data) {
-                events.push(event.expect("small events"));
-            }
-        }
-        events
-    }
-
-    /// Reads until the stream ends, returning what came.
-    async fn rest(&mut self) -> Vec<Event> {
-        let mut events = Vec::new();
-        while !self.ended {
-            events.extend(self.events(usize::MAX).await);
-        }
-        events
-    }
+    let response = app(channel)
+        .oneshot(request.body(Body::empty()).expect("valid request"))
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    EventReader::new(response.into_body())
 }
 
 fn datas(events: &[Event]) -> Vec<String> {
@@ -109,7 +69,7 @@ fn publish(channel: &Channel, range: std::ops::RangeInclusive<u32>) {
 async fn resume_after_a_dropped_connection_delivers_every_event_once_in_order() {
     for by_query in [false, true] {
         let channel = Channel::new();
-        let mut client = Client::connect(&channel, "/events", None).await;
+        let mut client = connect(&channel, "/events", None).await;
         publish(&channel, 1..=5);
         let first = client.events(5).await;
         assert_eq!(datas(&first), numbered(1..=5));
@@ -119,9 +79,9 @@ async fn resume_after_a_dropped_connection_delivers_every_event_once_in_order() 
         let last = first[4].last_event_id.clone();
         let mut client = if by_query {
             let uri = format!("/events?lastEventId={last}");
-            Client::connect(&channel, &uri, None).await
+            connect(&channel, &uri, None).await
         } else {
-            Client::connect(&channel, "/events", Some(&last)).await
+            connect(&channel, "/events", Some(&last)).await
         };
         assert_eq!(
             datas(&client.events(5).await),
@@ -142,7 +102,7 @@ async fn publishing_during_replay_leaves_no_gap_and_no_duplicate() {
     let channel = Channel::new();
     publish(&channel, 1..=3000);
     let first_id = {
-        let mut peek = Client::connect(&channel, "/events", None).await;
+        let mut peek = connect(&channel, "/events", None).await;
         publish(&channel, 3001..=3001);
         peek.events(1).await[0].last_event_id.clone()
     };
@@ -159,7 +119,7 @@ async fn publishing_during_replay_leaves_no_gap_and_no_duplicate() {
             }
         })
     };
-    let mut client = Client::connect(&channel, "/events", Some(&resume_from)).await;
+    let mut client = connect(&channel, "/events", Some(&resume_from)).await;
     let got = client.events(5999).await;
     publisher.await.expect("publisher finished");
     assert_eq!(datas(&got), numbered(2..=6000));
@@ -168,13 +128,13 @@ async fn publishing_during_replay_leaves_no_gap_and_no_duplicate() {
 #[tokio::test]
 async fn an_id_too_old_for_the_window_gets_a_resync_then_live_events() {
     let channel = Channel::with_config(ChannelConfig::default().capacity(10));
-    let mut client = Client::connect(&channel, "/events", None).await;
+    let mut client = connect(&channel, "/events", None).await;
     publish(&channel, 1..=3);
     let old_id = client.events(3).await[0].last_event_id.clone();
     drop(client);
     publish(&channel, 4..=30); // event 2 leaves the window
 
-    let mut client = Client::connect(&channel, "/events", Some(&old_id)).await;
+    let mut client = connect(&channel, "/events", Some(&old_id)).await;
     let resync = &client.events(1).await[0];
     assert_eq!(resync.event_type, RESYNC_EVENT);
     assert_eq!(resync.data, r#"{"reason":"too-old"}"#);
@@ -194,7 +154,7 @@ async fn unknown_ids_get_a_resync() {
     let other_run = Channel::new(); // another epoch, as after a server restart
     let foreign = other_run.publish_data(None, "x");
     for id in ["garbage", "abc-1", foreign.as_str()] {
-        let mut client = Client::connect(&channel, "/events", Some(id)).await;
+        let mut client = connect(&channel, "/events", Some(id)).await;
         let resync = &client.events(1).await[0];
         assert_eq!(resync.event_type, RESYNC_EVENT, "id {id:?}");
         assert_eq!(resync.data, r#"{"reason":"unknown-id"}"#, "id {id:?}");
@@ -216,7 +176,7 @@ async fn long_poll_waits_for_an_event_then_answers() {
         })
     };
     let started = tokio::time::Instant::now();
-    let mut poll = Client::connect(&channel, "/poll?wait_ms=25000", Some(&head)).await;
+    let mut poll = connect(&channel, "/poll?wait_ms=25000", Some(&head)).await;
     let got = poll.rest().await;
     assert_eq!(datas(&got), numbered(3..=3));
     assert_eq!(started.elapsed(), Duration::from_secs(2));
@@ -225,14 +185,14 @@ async fn long_poll_waits_for_an_event_then_answers() {
     // Events already there: answered at once, all of them.
     let before = tokio::time::Instant::now();
     let first = channel.last_id().expect("kept").replace("-3", "-1");
-    let mut poll = Client::connect(&channel, "/poll?wait_ms=25000", Some(&first)).await;
+    let mut poll = connect(&channel, "/poll?wait_ms=25000", Some(&first)).await;
     assert_eq!(datas(&poll.rest().await), numbered(2..=3));
     assert_eq!(before.elapsed(), Duration::ZERO);
 
     // Nothing at all: an empty answer after the wait.
     let before = tokio::time::Instant::now();
     let head = channel.last_id().expect("kept");
-    let mut poll = Client::connect(&channel, "/poll?wait_ms=5000", Some(&head)).await;
+    let mut poll = connect(&channel, "/poll?wait_ms=5000", Some(&head)).await;
     assert!(poll.rest().await.is_empty());
     assert_eq!(before.elapsed(), Duration::from_secs(5));
 }
@@ -240,8 +200,8 @@ async fn long_poll_waits_for_an_event_then_answers() {
 #[tokio::test]
 async fn a_slow_client_slows_no_one_and_loses_nothing_within_the_window() {
     let channel = Channel::with_config(ChannelConfig::default().capacity(2000));
-    let mut slow = Client::connect(&channel, "/events", None).await;
-    let mut fast = Client::connect(&channel, "/events", None).await;
+    let mut slow = connect(&channel, "/events", None).await;
+    let mut fast = connect(&channel, "/events", None).await;
     publish(&channel, 1..=10);
     assert_eq!(datas(&slow.events(10).await), numbered(1..=10));
     // The slow client stops reading while 1000 events go out.
@@ -254,8 +214,8 @@ async fn a_slow_client_slows_no_one_and_loses_nothing_within_the_window() {
 #[tokio::test]
 async fn a_client_that_falls_out_of_the_window_is_cut_off_and_told_to_resync() {
     let channel = Channel::with_config(ChannelConfig::default().capacity(100));
-    let mut slow = Client::connect(&channel, "/events", None).await;
-    let mut fast = Client::connect(&channel, "/events", None).await;
+    let mut slow = connect(&channel, "/events", None).await;
+    let mut fast = connect(&channel, "/events", None).await;
     publish(&channel, 1..=10);
     let seen = slow.events(10).await;
     assert_eq!(fast.events(10).await.len(), 10);
@@ -273,6 +233,6 @@ async fn a_client_that_falls_out_of_the_window_is_cut_off_and_told_to_resync() {
     assert!(slow.rest().await.is_empty());
     // ...and resuming from where it was says so explicitly.
     let last = &seen[9].last_event_id;
-    let mut again = Client::connect(&channel, "/events", Some(last)).await;
+    let mut again = connect(&channel, "/events", Some(last)).await;
     assert_eq!(again.events(1).await[0].event_type, RESYNC_EVENT);
 }

@@ -164,9 +164,10 @@ impl Parser {
         Self::with_max_event_size(DEFAULT_MAX_EVENT_SIZE)
     }
 
-    /// A parser that accepts events of at most `max_event_size` bytes of data, and lines of at
-    /// most that length; larger ones are reported as [`ParseError::EventTooLarge`] and skipped.
-    /// The parser buffers at most about twice this many bytes.
+    /// A parser that accepts events of at most `max_event_size` bytes of data (as decoded
+    /// UTF-8), and lines of at most that many bytes; larger ones are reported as
+    /// [`ParseError::EventTooLarge`] and skipped. The parser buffers at most a small multiple of
+    /// this many bytes.
     ///
     /// # Panics
     ///
@@ -371,35 +372,38 @@ impl Parser {
         };
         let value_bytes = value.as_bytes();
         match name {
+            // Limits are checked on the decoded text: an invalid byte becomes a three-byte U+FFFD.
             b"data" => {
                 if self.oversized {
                     return;
                 }
-                if self.data.len() + value_bytes.len() + 1 > self.max_event_size {
-                    self.overflow(sink);
-                    return;
-                }
                 value.push_to(&mut self.data);
                 self.data.push('\n');
+                if self.data.len() > self.max_event_size {
+                    self.overflow(sink);
+                }
             }
             b"event" => {
-                if value_bytes.len() > self.max_event_size {
-                    self.overflow(sink);
-                    return;
-                }
                 self.event_type.clear();
                 value.push_to(&mut self.event_type);
+                if self.event_type.len() > self.max_event_size {
+                    self.event_type.clear();
+                    self.overflow(sink);
+                }
             }
             b"id" => {
                 if memchr(0, value_bytes).is_some() {
                     return;
                 }
-                if value_bytes.len() > self.max_event_size {
+                self.id_buffer.clear();
+                value.push_to(&mut self.id_buffer);
+                if self.id_buffer.len() > self.max_event_size {
+                    // Too long to keep: the ID in effect stays as it was.
+                    self.id_buffer.clone_from(&self.last_event_id);
+                    self.id_buffer_changed = false;
                     self.overflow(sink);
                     return;
                 }
-                self.id_buffer.clear();
-                value.push_to(&mut self.id_buffer);
                 self.id_buffer_changed = true;
             }
             b"retry" if !value_bytes.is_empty() && value_bytes.iter().all(u8::is_ascii_digit) => {

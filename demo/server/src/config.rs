@@ -19,7 +19,8 @@ pub struct Config {
     #[arg(long, env = "TIDINGS_DEMO_DIST")]
     pub dist: Option<PathBuf>,
 
-    /// An origin allowed to call the API from another origin, with credentials (repeatable).
+    /// An origin allowed to call the API from another origin, with credentials (repeatable, or
+    /// comma-separated).
     #[arg(
         long = "cors-origin",
         env = "TIDINGS_DEMO_CORS_ORIGINS",
@@ -30,12 +31,55 @@ pub struct Config {
     /// Time between two ticks of the stock ticker, in milliseconds.
     #[arg(long = "tick-interval-ms", env = "TIDINGS_DEMO_TICK_INTERVAL_MS", default_value = "500", value_parser = parse_millis)]
     pub tick_interval: Duration,
+
+    /// Events each feed keeps for clients that resume.
+    #[arg(long, env = "TIDINGS_DEMO_REPLAY_CAPACITY", default_value_t = 10_000)]
+    pub replay_capacity: usize,
+
+    /// How long each feed keeps events for clients that resume, in seconds.
+    #[arg(long = "replay-max-age-secs", env = "TIDINGS_DEMO_REPLAY_MAX_AGE_SECS", default_value = "300", value_parser = parse_secs)]
+    pub replay_max_age: Duration,
+
+    /// Seconds of silence after which a stream sends a keep-alive comment.
+    #[arg(long = "keep-alive-secs", env = "TIDINGS_DEMO_KEEP_ALIVE_SECS", default_value = "15", value_parser = parse_secs)]
+    pub keep_alive: Duration,
+
+    /// The reconnection delay suggested to clients (`retry:`), in milliseconds.
+    #[arg(long = "retry-ms", env = "TIDINGS_DEMO_RETRY_MS", default_value = "1000", value_parser = parse_millis)]
+    pub retry: Duration,
+
+    /// Open streams allowed in all; more are refused with 503 and Retry-After.
+    #[arg(long, env = "TIDINGS_DEMO_MAX_STREAMS", default_value_t = 20_000)]
+    pub max_streams: usize,
+
+    /// Open streams allowed from one client address.
+    #[arg(
+        long,
+        env = "TIDINGS_DEMO_MAX_STREAMS_PER_CLIENT",
+        default_value_t = 20_000
+    )]
+    pub max_streams_per_client: usize,
+
+    /// Enable fault injection under /api/faults (for tests and the demo's chaos panel).
+    #[arg(long, env = "TIDINGS_DEMO_FAULTS")]
+    pub faults: bool,
+}
+
+impl Config {
+    /// The defaults, as if started with no flags and no environment.
+    pub fn defaults() -> Self {
+        Self::parse_from(["demo-server"])
+    }
 }
 
 fn parse_millis(text: &str) -> Result<Duration, String> {
     match text.parse::<u64>() {
-        Ok(0) => Err("must be at least 1 ms".to_owned()),
+        Ok(0) => Err("must be at least 1".to_owned()),
         Ok(millis) => Ok(Duration::from_millis(millis)),
-        Err(error) => Err(format!("not a number of milliseconds: {error}")),
+        Err(error) => Err(format!("not a whole number: {error}")),
     }
+}
+
+fn parse_secs(text: &str) -> Result<Duration, String> {
+    parse_millis(text).map(|millis| millis * 1000)
 }

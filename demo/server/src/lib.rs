@@ -1,50 +1,78 @@
 //! The tidings demo backend: an axum server with live feeds, built on `tidings-axum`.
 //!
-//! It also serves the browser tests, and the trunk-built app when given `--dist`.
+//! | path | what |
+//! | --- | --- |
+//! | `GET /api/health` | `ok` |
+//! | `GET /api/ticker`, `/api/ticker/poll` | `tick` and `trade` events |
+//! | `GET /api/blog`, `/api/blog/poll`; `GET/POST /api/blog/posts`, `PUT/DELETE /api/blog/posts/{id}`, `POST /api/blog/posts/{id}/view` | the live blog: `post`, `update`, `delete`, `views` |
+//! | `POST/GET/DELETE /api/session`; `GET /api/notifications`, `/api/notifications/poll`; `POST /api/notifications` | per-user `notification` events (401 without a session) |
+//! | `POST /api/jobs`; `GET /api/jobs/{id}`, `/api/jobs/{id}/poll` | `progress` to `done`, then `204` |
+//! | `/api/faults/...` | fault injection, with `--faults` only: see [`faults`] |
+//!
+//! Every stream resumes from `Last-Event-ID` (header or `lastEventId` query parameter) through
+//! its replay log, and every poll endpoint answers the same events as a long-poll. It also serves
+//! the browser tests, and the trunk-built app when given `--dist`.
 #![deny(missing_docs)]
 
+pub mod blog;
 pub mod config;
+pub mod faults;
+pub mod jobs;
+pub mod notifications;
+pub mod streams;
 pub mod ticker;
 
-use std::sync::Arc;
-
 use axum::Router;
+use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::response::Response;
 use axum::routing::get;
-use futures_util::{Stream, StreamExt};
+use futures_util::StreamExt;
+use tidings_axum::{Channel, ChannelConfig, ConnectionLimiter};
 use tokio::sync::watch;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
 pub use config::Config;
-use ticker::Ticker;
 
 /// What the handlers share.
 #[derive(Clone)]
 pub struct AppState {
-    /// The stock ticker feed.
-    pub ticker: Arc<Ticker>,
+    /// The configuration the server started with.
+    pub config: Config,
+    /// The stock ticker's channel.
+    pub ticker: Channel,
+    /// The live blog.
+    pub blog: blog::Blog,
+    /// Per-user notifications.
+    pub notifications: notifications::Notifications,
+    /// Long jobs.
+    pub jobs: jobs::Jobs,
+    /// Fault injection (inert unless `--faults`).
+    pub faults: faults::Faults,
+    /// Caps on open streams.
+    pub limiter: ConnectionLimiter,
     /// Becomes `true` when the server shuts down: every stream then ends.
-    pub closing: watch::Receiver<bool>,
+    closing: watch::Receiver<bool>,
 }
 
 impl AppState {
-    /// `frames` until the server starts shutting down. Graceful shutdown waits for responses to
-    /// end, and an event stream never ends by itself.
-    pub fn until_closing<S>(&self, frames: S) -> impl Stream<Item = S::Item> + Send + 'static
-    where
-        S: Stream + Send + 'static,
-    {
+    /// `response` with a body that ends when the server starts shutting down: graceful shutdown
+    /// waits for responses to end, and an event stream never ends by itself.
+    pub fn until_closing(&self, response: Response) -> Response {
         let mut closing = self.closing.clone();
-        frames.take_until(async move {
-            // An error means the sender is gone: the server is gone too.
-            let _ = closing.wait_for(|closing| *closing).await;
-        })
+        let closed = async move {
+            if closing.wait_for(|closing| *closing).await.is_err() {
+                // The Closer was dropped: nobody will close the streams.
+                std::future::pending::<()>().await;
+            }
+        };
+        response.map(|body| Body::from_stream(body.into_data_stream().take_until(closed)))
     }
 }
 
-/// Ends every open stream when told to: see [`app`].
+/// Ends every open stream when told to: see [`app`]. Dropping it leaves streams open.
 #[derive(Debug)]
 pub struct Closer(watch::Sender<bool>);
 
@@ -61,13 +89,28 @@ impl Closer {
 /// Starts the feeds' background tasks, so it must be called inside a tokio runtime.
 pub fn app(config: &Config) -> (Router, Closer) {
     let (closer, closing) = watch::channel(false);
+    let channel_config = ChannelConfig::default()
+        .capacity(config.replay_capacity)
+        .max_age(Some(config.replay_max_age));
+    let ticker = Channel::with_config(channel_config.clone());
+    ticker::start(ticker.clone(), config.tick_interval);
     let state = AppState {
-        ticker: Ticker::start(config.tick_interval),
+        config: config.clone(),
+        ticker,
+        blog: blog::Blog::new(Channel::with_config(channel_config)),
+        notifications: notifications::Notifications::default(),
+        jobs: jobs::Jobs::default(),
+        faults: faults::Faults::new(config.faults),
+        limiter: ConnectionLimiter::new(config.max_streams, config.max_streams_per_client),
         closing,
     };
     let api = Router::new()
         .route("/health", get(|| async { "ok" }))
-        .route("/ticker", get(ticker::stream))
+        .nest("/ticker", ticker::routes())
+        .nest("/blog", blog::routes())
+        .merge(notifications::routes())
+        .nest("/jobs", jobs::routes())
+        .nest("/faults", faults::routes())
         .with_state(state);
     let mut app = Router::new().nest("/api", api);
     if let Some(dist) = &config.dist {
@@ -86,7 +129,7 @@ fn cors(origins: &[HeaderValue]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins.iter().cloned()))
         .allow_credentials(true)
-        .allow_methods([Method::GET, Method::POST, Method::DELETE])
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
         .allow_headers([
             header::CONTENT_TYPE,
             header::AUTHORIZATION,

@@ -15,16 +15,20 @@ async fn main() -> std::io::Result<()> {
     let config = Config::parse();
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, dist = ?config.dist, cors = ?config.cors_origins, "demo server listening");
+    tracing::info!(%addr, dist = ?config.dist, cors = ?config.cors_origins, faults = config.faults, "demo server listening");
     // A line for scripts and people alike.
     println!("demo-server listening on http://{addr}");
     let (app, closer) = app(&config);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            closer.close_streams();
-        })
-        .await
+    // With the peer's address, for the per-client connection cap.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        closer.close_streams();
+    })
+    .await
 }
 
 /// Resolves on Ctrl-C or SIGTERM, so that open streams are ended cleanly.

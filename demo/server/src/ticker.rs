@@ -1,68 +1,63 @@
-//! The stock ticker: a few symbols whose prices take a random walk, one tick at a time.
+//! The stock ticker: a few symbols whose prices take a random walk, a `tick` at a time, and now
+//! and then a `trade`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
-use demo_events::Tick;
-use futures_util::StreamExt;
-use tidings_axum::{EventStream, Frame, TypedEvent};
-use tokio::sync::broadcast;
-use tokio_stream::wrappers::BroadcastStream;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use axum::routing::get;
+use demo_events::{Tick, Trade};
+use tidings_axum::{Channel, LastEventId};
 
 use crate::AppState;
+use crate::streams::{self, PeerIp, PollQuery};
 
 /// The symbols on the ticker, with their opening prices.
 const SYMBOLS: [(&str, f64); 3] = [("ACME", 120.0), ("GLOBX", 48.5), ("INITECH", 310.25)];
 
-/// How many ticks a slow subscriber may fall behind before its stream is ended.
-const BACKLOG: usize = 1024;
-
-/// The running ticker: each tick is published to every open stream.
-#[derive(Debug)]
-pub struct Ticker {
-    frames: broadcast::Sender<Frame>,
+/// `/api/ticker` (the stream) and `/api/ticker/poll`.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(stream))
+        .route("/poll", get(poll))
 }
 
-impl Ticker {
-    /// Starts the ticker's task, which ticks every `interval` until the runtime stops.
-    pub fn start(interval: Duration) -> Arc<Self> {
-        let (frames, _) = broadcast::channel(BACKLOG);
-        let ticker = Arc::new(Self {
-            frames: frames.clone(),
-        });
-        tokio::spawn(async move {
-            let mut prices = PriceWalk::new();
-            let mut clock = tokio::time::interval(interval);
-            clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            for seq in 1u64.. {
-                clock.tick().await;
-                let tick = prices.next_tick(seq);
-                match tick.to_frame() {
-                    // No subscriber is fine: the tick is simply not seen.
-                    Ok(frame) => drop(frames.send(frame.id(&seq.to_string()))),
-                    Err(error) => tracing::error!(%error, "cannot encode a tick"),
-                }
+/// Starts the ticker's task: a tick every `interval` into `channel`, until the runtime stops.
+pub fn start(channel: Channel, interval: Duration) {
+    tokio::spawn(async move {
+        let mut prices = PriceWalk::new();
+        let mut clock = tokio::time::interval(interval);
+        clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        for seq in 1u64.. {
+            clock.tick().await;
+            let (tick, trade) = prices.next(seq);
+            if let Err(error) = channel.publish(&tick) {
+                tracing::error!(%error, "cannot publish a tick");
             }
-        });
-        ticker
-    }
-
-    /// A new subscription to the live ticks.
-    pub fn subscribe(&self) -> broadcast::Receiver<Frame> {
-        self.frames.subscribe()
-    }
+            if let Some(trade) = trade
+                && let Err(error) = channel.publish(&trade)
+            {
+                tracing::error!(%error, "cannot publish a trade");
+            }
+        }
+    });
 }
 
-/// `GET /api/ticker`: the live ticks as `tick` events whose ID is their sequence number.
-pub async fn stream(State(state): State<AppState>) -> EventStream {
-    let ticks = BroadcastStream::new(state.ticker.subscribe())
-        // A subscriber that fell more than BACKLOG ticks behind is cut off: its client
-        // reconnects rather than this server buffering without bound.
-        .take_while(|frame| std::future::ready(frame.is_ok()))
-        .filter_map(|frame| std::future::ready(frame.ok()));
-    tracing::debug!(event = Tick::NAME, "ticker stream opened");
-    EventStream::new(state.until_closing(ticks)).retry(Duration::from_secs(1))
+async fn stream(
+    State(state): State<AppState>,
+    LastEventId(id): LastEventId,
+    peer: PeerIp,
+) -> Response {
+    streams::open(&state, &state.ticker, id.as_deref(), peer)
+}
+
+async fn poll(
+    State(state): State<AppState>,
+    LastEventId(id): LastEventId,
+    Query(query): Query<PollQuery>,
+) -> Response {
+    streams::poll(&state, &state.ticker, id.as_deref(), &query).await
 }
 
 /// Prices that move a little each tick, reproducibly (no randomness source needed).
@@ -79,19 +74,28 @@ impl PriceWalk {
         }
     }
 
-    fn next_tick(&mut self, seq: u64) -> Tick {
-        // xorshift64: a small, fast generator, good enough for a demo's price noise.
+    fn random(&mut self) -> u64 {
+        // xorshift64: small and fast, good enough for a demo's price noise.
         self.state ^= self.state << 13;
         self.state ^= self.state >> 7;
         self.state ^= self.state << 17;
+        self.state
+    }
+
+    /// The tick numbered `seq`, and sometimes a trade after it.
+    fn next(&mut self, seq: u64) -> (Tick, Option<Trade>) {
         let index = usize::try_from(seq % SYMBOLS.len() as u64).unwrap_or(0);
-        let step = (self.state % 2001) as f64 / 1000.0 - 1.0; // -1.0 ..= 1.0
+        let step = (self.random() % 2001) as f64 / 1000.0 - 1.0; // -1.0 ..= 1.0
         let price = &mut self.prices[index];
         *price = (*price * (1.0 + step / 100.0)).max(0.01);
-        Tick {
-            symbol: SYMBOLS[index].0.to_owned(),
-            price: (*price * 100.0).round() / 100.0,
+        let price = (*price * 100.0).round() / 100.0;
+        let symbol = SYMBOLS[index].0.to_owned();
+        let trade = self.random().is_multiple_of(5).then(|| Trade {
+            symbol: symbol.clone(),
+            price,
+            quantity: u32::try_from(self.random() % 500 + 1).unwrap_or(1),
             seq,
-        }
+        });
+        (Tick { symbol, price, seq }, trade)
     }
 }

@@ -648,3 +648,19 @@ proptest! {
         prop_assert_eq!(super::find_line_end(slice), expected);
     }
 }
+
+#[test]
+fn the_limit_counts_decoded_text_not_raw_bytes() {
+    // Found by the fuzzer: 20 invalid bytes are 20 raw bytes but 60 bytes of U+FFFD.
+    let mut input = b"data: ".to_vec();
+    input.extend_from_slice(&[0xFF; 20]);
+    input.extend_from_slice(b"\n\ndata: ok\n\n");
+    let outcome = run_chunks(&mut Parser::with_max_event_size(32), [input.as_slice()]);
+    assert_eq!(
+        outcome.events,
+        vec![
+            Err(ParseError::EventTooLarge { limit: 32 }),
+            ev("message", "ok", "")
+        ]
+    );
+}

@@ -1,0 +1,85 @@
+//! What every feed's stream and poll endpoints share: fault injection, connection limits,
+//! the retry hint and keep-alive, and ending at shutdown.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use tidings_axum::Channel;
+
+use crate::AppState;
+use crate::faults::Verdict;
+
+/// How long a long-poll waits for an event, unless the client asks for less.
+pub const POLL_WAIT: Duration = Duration::from_secs(25);
+
+/// The client's address, when the server knows it (it does when served over TCP).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |info| info.0.ip());
+        Ok(Self(ip))
+    }
+}
+
+/// A stream of `channel` for one client, resuming after `last_event_id`.
+pub fn open(
+    state: &AppState,
+    channel: &Channel,
+    last_event_id: Option<&str>,
+    peer: PeerIp,
+) -> Response {
+    let (stall, slow) = match state.faults.verdict() {
+        Verdict::Refuse(response) => return response,
+        Verdict::Serve { stall, slow } => (stall, slow),
+    };
+    let permit = match state.limiter.try_acquire(peer.0) {
+        Ok(permit) => permit,
+        Err(refused) => return refused.into_response(),
+    };
+    let mut stream = channel
+        .subscribe(last_event_id)
+        .retry(state.config.retry)
+        .hold(permit);
+    stream = if stall {
+        // A stalled stream sends nothing at all, not even keep-alives.
+        stream.without_keep_alive()
+    } else {
+        stream.keep_alive(state.config.keep_alive)
+    };
+    let response = state.faults.shape(stream.into_response(), stall, slow);
+    state.until_closing(response)
+}
+
+/// The query of a poll request.
+#[derive(Debug, Deserialize)]
+pub struct PollQuery {
+    /// How long to wait for an event, in milliseconds (at most [`POLL_WAIT`]).
+    pub wait_ms: Option<u64>,
+}
+
+/// One long-poll of `channel`: the events after `last_event_id`, or the first to come.
+pub async fn poll(
+    state: &AppState,
+    channel: &Channel,
+    last_event_id: Option<&str>,
+    query: &PollQuery,
+) -> Response {
+    if let Verdict::Refuse(response) = state.faults.verdict() {
+        return response;
+    }
+    let wait = query.wait_ms.map_or(POLL_WAIT, |millis| {
+        Duration::from_millis(millis).min(POLL_WAIT)
+    });
+    channel.poll(last_event_id, wait).await.into_response()
+}

@@ -4,9 +4,11 @@
 //! - `cargo xtask demo`: the demo server and `trunk serve`, same origin through trunk's proxy.
 //! - `cargo xtask test`: formatting, lints, native tests, browser tests in headless Chromium and
 //!   Firefox, and the end-to-end test of the demo.
+//! - `cargo xtask bench wire|server`: the benchmarks.
 //!
 //! Run `cargo xtask help` for the options.
 
+mod bench;
 mod demo;
 mod process;
 mod setup;
@@ -26,6 +28,10 @@ commands:
   test             fmt, clippy (native and wasm32), docs, native tests, browser tests in headless
                    Chromium and Firefox, end-to-end test of the demo
       --skip-setup do not check the toolchain first
+  bench wire       parser throughput against eventsource-stream (criterion)
+  bench server [N ...]
+                   N concurrent SSE clients on the demo server (default 1000 10000):
+                   memory per connection, delivery latency p50/p99
   help             this text
 ";
 
@@ -41,6 +47,7 @@ fn main() -> ExitCode {
         "setup" => setup::run().map(|_| ()),
         "demo" => demo::run(options),
         "test" => test::run(options),
+        "bench" => bench::run(options),
         "help" | "--help" | "-h" => {
             print!("{HELP}");
             Ok(())

@@ -1,0 +1,236 @@
+//! `sse-load`: N concurrent SSE clients on the demo server, receiving a broadcast.
+//!
+//! For each N it starts a fresh demo server (the `demo-server` binary next to this one), opens N
+//! streams to its live blog, measures the server's resident memory before and after, publishes
+//! events through the blog's admin API with their send time inside, and measures how long each
+//! takes to reach each client. Everything runs on loopback, is bounded in count and time, and
+//! stops by itself; the server is stopped by its PID.
+//!
+//! ```text
+//! sse-load [N ...]          default: 1000 10000
+//! ```
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use demo_events::Post;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use tidings_wire::{Parser, TypedEvent};
+use tokio::net::TcpStream;
+
+const SERVER: &str = "127.0.0.1:3950";
+/// Events published per run.
+const EVENTS: usize = 50;
+/// Time between two events.
+const PACE: Duration = Duration::from_millis(200);
+/// Connections opened at once.
+const CONNECT_BATCH: usize = 250;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let counts: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|n| n.parse())
+        .collect::<Result<_, _>>()?;
+    let counts = if counts.is_empty() {
+        vec![1000, 10_000]
+    } else {
+        counts
+    };
+    // Each client is a socket: raise the open-file limit as far as allowed.
+    let limit = rlimit::increase_nofile_limit(u64::MAX)?;
+    println!("open-file limit: {limit}");
+    let needed = counts.iter().max().copied().unwrap_or(0) as u64 + 64;
+    if limit < needed {
+        return Err(format!("{needed} open files needed, the limit is {limit}").into());
+    }
+    println!(
+        "| clients | connected | server RSS before | after | per connection | deliveries | lost | p50 | p99 | max |"
+    );
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for n in counts {
+        let report = run(n).await?;
+        println!("{report}");
+    }
+    Ok(())
+}
+
+/// Stops the server by its PID when dropped, however the run ends.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn run(n: usize) -> Result<String, Error> {
+    let addr: SocketAddr = SERVER.parse()?;
+    let binary = std::env::current_exe()?.with_file_name("demo-server");
+    let server = Server(
+        Command::new(&binary)
+            .args([
+                "--addr",
+                SERVER,
+                "--tick-interval-ms",
+                "3600000",
+                "--keep-alive-secs",
+                "60",
+            ])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?,
+    );
+    wait_for_server(addr).await?;
+    let pid = server.0.id();
+    let before = rss_kib(pid)?;
+
+    // Open the streams, a batch at a time (the listen backlog is finite).
+    let connected = Arc::new(AtomicUsize::new(0));
+    let mut clients = Vec::with_capacity(n);
+    for batch in (0..n).collect::<Vec<_>>().chunks(CONNECT_BATCH) {
+        let mut opening = Vec::new();
+        for _ in batch {
+            opening.push(tokio::spawn(open_stream(addr)));
+        }
+        for handle in opening {
+            let body = handle.await??;
+            connected.fetch_add(1, Ordering::Relaxed);
+            clients.push(tokio::spawn(receive(body)));
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = rss_kib(pid)?;
+
+    // Publish, stamping each event with its send time.
+    let mut admin = connect(addr).await?;
+    for _ in 0..EVENTS {
+        let sent = now_micros();
+        let body = format!(r#"{{"title":"{sent}","body":""}}"#);
+        let request = Request::post("/api/blog/posts")
+            .header("host", SERVER)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)))?;
+        let response = admin.send_request(request).await?;
+        response.into_body().collect().await?;
+        tokio::time::sleep(PACE).await;
+    }
+
+    // Collect every client's latencies (each stops after EVENTS events, or 20 s of silence).
+    let mut latencies = Vec::with_capacity(n * EVENTS);
+    for client in clients {
+        latencies.extend(client.await?);
+    }
+    drop(server);
+    latencies.sort_unstable();
+    let percentile = |p: f64| {
+        let index = ((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1);
+        latencies
+            .get(index)
+            .map_or(f64::NAN, |micros| *micros as f64 / 1000.0)
+    };
+    let expected = n * EVENTS;
+    let per_connection = (after.saturating_sub(before)) as f64 / n as f64;
+    Ok(format!(
+        "| {n} | {} | {:.1} MiB | {:.1} MiB | {per_connection:.1} KiB | {} | {} | {:.2} ms | {:.2} ms | {:.2} ms |",
+        connected.load(Ordering::Relaxed),
+        before as f64 / 1024.0,
+        after as f64 / 1024.0,
+        latencies.len(),
+        expected - latencies.len(),
+        percentile(0.50),
+        percentile(0.99),
+        percentile(1.0),
+    ))
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+async fn connect(addr: SocketAddr) -> Result<Sender, Error> {
+    let stream = TcpStream::connect(addr).await?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    Ok(sender)
+}
+
+async fn open_stream(addr: SocketAddr) -> Result<hyper::body::Incoming, Error> {
+    let stream = TcpStream::connect(addr).await?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    let request = Request::get("/api/blog")
+        .header("host", SERVER)
+        .header("accept", "text/event-stream")
+        .body(Empty::new())?;
+    let response = sender.send_request(request).await?;
+    if response.status() != 200 {
+        return Err(format!("stream refused: {}", response.status()).into());
+    }
+    Ok(response.into_body())
+}
+
+/// Reads `post` events until EVENTS have come (or the stream is silent for 20 s), returning each
+/// one's delivery latency in microseconds.
+async fn receive(mut body: hyper::body::Incoming) -> Vec<u64> {
+    let mut parser = Parser::new();
+    let mut latencies = Vec::with_capacity(EVENTS);
+    while latencies.len() < EVENTS {
+        let Ok(Some(Ok(frame))) = tokio::time::timeout(Duration::from_secs(20), body.frame()).await
+        else {
+            break;
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        let received = now_micros();
+        parser.feed(&data, |event| {
+            if let Ok(event) = event
+                && event.event_type == Post::NAME
+                && let Ok(post) = Post::decode(event.data)
+                && let Ok(sent) = post.title.parse::<u64>()
+            {
+                latencies.push(received.saturating_sub(sent));
+            }
+        });
+    }
+    latencies
+}
+
+async fn wait_for_server(addr: SocketAddr) -> Result<(), Error> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(addr).await.is_err() {
+        if Instant::now() > deadline {
+            return Err(format!("the demo server did not start on {addr}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+/// The resident memory of process `pid`, in KiB.
+fn rss_kib(pid: u32) -> Result<u64, Error> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| "no VmRSS in /proc status".into())
+}
+
+fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
+        })
+}

@@ -59,3 +59,52 @@ where
     test().await;
     owner.cleanup();
 }
+
+/// Orders a fault from the test server (`POST /api/faults/<fault>` with `json`), failing the
+/// test if the server refuses.
+pub async fn fault(fault: &str, json: &str) {
+    let url = format!("{}/api/faults/{fault}", crate::TEST_SERVER);
+    let response = gloo_net::http::Request::post(&url)
+        .header("Content-Type", "application/json")
+        .body(json.to_owned())
+        .expect("a valid request")
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("cannot reach {url}: {error}"));
+    assert!(response.ok(), "{url} answered {}", response.status());
+}
+
+/// Clears every fault on the test server (and ends stalled streams).
+pub async fn clear_faults() {
+    let url = format!("{}/api/faults", crate::TEST_SERVER);
+    let response = gloo_net::http::Request::delete(&url)
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("cannot reach {url}: {error}"));
+    assert!(response.ok(), "{url} answered {}", response.status());
+}
+
+/// The faults in force on the test server.
+pub async fn faults() -> serde_json::Value {
+    let url = format!("{}/api/faults", crate::TEST_SERVER);
+    gloo_net::http::Request::get(&url)
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("cannot reach {url}: {error}"))
+        .json()
+        .await
+        .expect("JSON")
+}
+
+/// Publishes `count` events at once on the test server's firehose.
+pub async fn burst(count: u32) {
+    let url = format!("{}/api/firehose", crate::TEST_SERVER);
+    let response = gloo_net::http::Request::post(&url)
+        .header("Content-Type", "application/json")
+        .body(format!(r#"{{"count":{count}}}"#))
+        .expect("a valid request")
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("cannot reach {url}: {error}"));
+    assert!(response.ok(), "{url} answered {}", response.status());
+}

@@ -148,6 +148,7 @@ fn browser_tests(root: &Path) -> Result<(), String> {
             &format!("http://{TEST_PAGE}"),
             "--tick-interval-ms",
             "50",
+            "--faults",
         ],
     )?;
     process::wait_for_http(&server, server_addr, "/api/health", Duration::from_secs(30))?;

@@ -1,17 +1,22 @@
-//! One connection to one stream: it owns the live transport, routes each event to the
-//! subscribers of its type, and keeps the state and last-event-ID signals current.
+//! One connection to one stream: it runs the [state machine](crate::reconnect) and carries out
+//! its actions: it owns the live transport, the backoff timer, the watchdog and the browser
+//! listeners (online/offline, visibility), routes each event to the subscribers of its type, and
+//! keeps the state and last-event-ID signals current.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
+use gloo_events::EventListener;
+use gloo_timers::callback::Timeout;
 use leptos::prelude::*;
 
 use crate::options::SseOptions;
+use crate::reconnect::{Action, Failure, Input, Machine};
 use crate::resume::url_with_last_event_id;
-use crate::state::{ConnectionState, Timestamp, Transport};
+use crate::state::{ConnectionState, FailReason, Timestamp, Transport};
 use crate::transport::event_source::EventSourceTransport;
-use crate::transport::{Sink, TransportEvent};
+use crate::transport::{Sink, TransportEvent, probe};
 
 /// A subscriber to one event type: called with the event's data and last event ID.
 pub(crate) type Handler = Rc<dyn Fn(&str, &str)>;
@@ -28,87 +33,143 @@ pub(crate) struct Connection {
     options: SseOptions,
     outputs: Outputs,
     url: RefCell<String>,
-    subscribers: RefCell<HashMap<String, Vec<Handler>>>,
+    subscribers: RefCell<HashMap<String, Vec<(u64, Handler)>>>,
+    next_subscriber: Cell<u64>,
+    machine: RefCell<Machine>,
     transport: RefCell<Option<EventSourceTransport>>,
-    attempt: Cell<u32>,
+    /// Counts transports opened: reports from an older one (or its probe) are ignored.
+    generation: Cell<u64>,
+    timer: RefCell<Option<Timeout>>,
+    watchdog: RefCell<Option<Timeout>>,
+    /// online/offline and visibility listeners, added on the first connection.
+    browser_listeners: RefCell<Vec<EventListener>>,
 }
 
 impl Connection {
     pub(crate) fn new(options: SseOptions, outputs: Outputs) -> Rc<Self> {
+        let seed = (js_random() * u64::MAX as f64) as u64;
+        let machine = Machine::new(options.policy.clone(), Transport::EventSource, seed);
         Rc::new_cyclic(|this| Self {
             this: this.clone(),
             options,
             outputs,
             url: RefCell::new(String::new()),
             subscribers: RefCell::new(HashMap::new()),
+            next_subscriber: Cell::new(0),
+            machine: RefCell::new(machine),
             transport: RefCell::new(None),
-            attempt: Cell::new(0),
+            generation: Cell::new(0),
+            timer: RefCell::new(None),
+            watchdog: RefCell::new(None),
+            browser_listeners: RefCell::new(Vec::new()),
         })
     }
 
-    /// Adds a subscriber for `event_type`, and listens for it on the live transport.
-    pub(crate) fn subscribe(&self, event_type: &str, handler: Handler) {
+    /// Adds a subscriber for `event_type`, and listens for it on the live transport. Returns a
+    /// key for [`Connection::unsubscribe`].
+    pub(crate) fn subscribe(&self, event_type: &str, handler: Handler) -> u64 {
+        let key = self.next_subscriber.get();
+        self.next_subscriber.set(key + 1);
         self.subscribers
             .borrow_mut()
             .entry(event_type.to_owned())
             .or_default()
-            .push(handler);
+            .push((key, handler));
         if let Some(transport) = self.transport.borrow().as_ref() {
             transport.listen(event_type);
+        }
+        key
+    }
+
+    /// Removes the subscriber `key` (its component went away).
+    pub(crate) fn unsubscribe(&self, key: u64) {
+        for handlers in self.subscribers.borrow_mut().values_mut() {
+            handlers.retain(|(k, _)| *k != key);
         }
     }
 
     /// Connects to `url` (closing any current connection); an empty URL just disconnects.
     pub(crate) fn connect(&self, url: &str) {
-        self.disconnect();
         *self.url.borrow_mut() = url.to_owned();
         if url.is_empty() {
+            self.feed(Input::Close);
             self.outputs.state.set(ConnectionState::Idle);
             return;
         }
-        self.attempt.set(1);
-        self.open_transport();
+        self.listen_to_the_browser();
+        self.feed(Input::Start);
     }
 
-    /// Opens the stream again at the current URL, resuming after the last event seen.
-    pub(crate) fn reopen(&self) {
-        let url = self.url.borrow().clone();
-        self.connect(&url);
+    /// Connects now: after [`Connection::close`], a failure, or while waiting to retry.
+    pub(crate) fn connect_now(&self) {
+        if !self.url.borrow().is_empty() {
+            self.feed(Input::ConnectNow);
+        }
     }
 
-    /// Closes the connection for good (until [`Connection::reopen`]).
+    /// Closes the connection for good (until [`Connection::connect_now`]).
     pub(crate) fn close(&self) {
-        self.disconnect();
-        self.outputs.state.set(ConnectionState::Closed);
+        self.feed(Input::Close);
     }
 
-    /// Drops the transport, which closes it and releases its listeners; the signals are left
-    /// alone (they may already be disposed when a component unmounts).
-    pub(crate) fn disconnect(&self) {
-        // Taken out first: dropping the transport runs browser code that must not find the
-        // cell borrowed.
-        let transport = self.transport.borrow_mut().take();
-        drop(transport);
+    /// Drops the transport, timers and listeners, without touching the signals (they may already
+    /// be disposed when a component unmounts).
+    pub(crate) fn shut_down(&self) {
+        self.generation.set(self.generation.get() + 1);
+        drop(self.transport.borrow_mut().take());
+        drop(self.timer.borrow_mut().take());
+        drop(self.watchdog.borrow_mut().take());
+        self.browser_listeners.borrow_mut().clear();
+    }
+
+    /// Runs the machine on `input` and carries out what it asks.
+    fn feed(&self, input: Input) {
+        let actions = self.machine.borrow_mut().handle(input, now());
+        let state = self.machine.borrow().state();
+        if self
+            .outputs
+            .state
+            .with_untracked(|current| *current != state)
+        {
+            self.outputs.state.set(state);
+        }
+        for action in actions {
+            match action {
+                Action::Connect => self.open_transport(),
+                Action::Disconnect => {
+                    self.generation.set(self.generation.get() + 1);
+                    drop(self.transport.borrow_mut().take());
+                    drop(self.watchdog.borrow_mut().take());
+                }
+                Action::StartTimer(delay) => {
+                    let this = self.this.clone();
+                    let timer = Timeout::new(millis(delay), move || {
+                        if let Some(connection) = this.upgrade() {
+                            connection.feed(Input::Timer);
+                        }
+                    });
+                    *self.timer.borrow_mut() = Some(timer);
+                }
+                Action::CancelTimer => drop(self.timer.borrow_mut().take()),
+                Action::GaveUp => {
+                    if let Some(callback) = &self.options.on_give_up {
+                        callback();
+                    }
+                }
+            }
+        }
     }
 
     fn open_transport(&self) {
-        let url = self.url.borrow().clone();
-        let resume_from = self
-            .outputs
-            .last_event_id
-            .get_untracked()
-            .or_else(|| self.options.last_event_id.clone());
-        let url = match resume_from {
-            Some(id) => url_with_last_event_id(&url, &id),
-            None => url,
-        };
-        self.outputs.state.set(ConnectionState::Connecting {
-            attempt: self.attempt.get(),
-        });
+        let generation = self.generation.get() + 1;
+        self.generation.set(generation);
+        let url = self.resume_url();
         let this = self.this.clone();
         let sink: Sink = Rc::new(move |event| {
-            if let Some(connection) = this.upgrade() {
-                connection.on_transport_event(event);
+            if let Some(connection) = this.upgrade()
+                && connection.generation.get() == generation
+            {
+                connection.on_transport_event(event, generation);
             }
         });
         let event_types: Vec<String> = self.subscribers.borrow().keys().cloned().collect();
@@ -118,41 +179,62 @@ impl Connection {
             event_types.iter().map(String::as_str),
             sink,
         ) {
-            Ok(transport) => *self.transport.borrow_mut() = Some(transport),
-            Err(reason) => self.outputs.state.set(ConnectionState::Failed {
-                reason: format!("cannot open {url}: {reason}"),
-            }),
+            Ok(transport) => {
+                *self.transport.borrow_mut() = Some(transport);
+                self.arm_watchdog();
+            }
+            Err(message) => {
+                self.feed(Input::Close);
+                self.outputs.state.set(ConnectionState::Failed {
+                    reason: FailReason::InvalidUrl { message },
+                });
+            }
         }
     }
 
-    fn on_transport_event(&self, event: TransportEvent<'_>) {
+    /// The URL to open: the stream's, with the last event ID to resume from.
+    fn resume_url(&self) -> String {
+        let url = self.url.borrow().clone();
+        let resume_from = self
+            .outputs
+            .last_event_id
+            .get_untracked()
+            .or_else(|| self.options.last_event_id.clone());
+        match resume_from {
+            Some(id) => url_with_last_event_id(&url, &id),
+            None => url,
+        }
+    }
+
+    fn on_transport_event(&self, event: TransportEvent<'_>, generation: u64) {
         match event {
             TransportEvent::Open => {
-                self.attempt.set(0);
-                self.outputs.state.set(ConnectionState::Open {
-                    transport: Transport::EventSource,
-                    since: Timestamp(js_sys::Date::now()),
-                });
+                self.arm_watchdog();
+                self.feed(Input::Opened);
             }
             TransportEvent::Message {
                 event_type,
                 data,
                 last_event_id,
-            } => self.deliver(event_type, data, last_event_id),
-            TransportEvent::Retrying => {
-                let attempt = self.attempt.get() + 1;
-                self.attempt.set(attempt);
-                self.outputs.state.set(ConnectionState::Reconnecting {
-                    attempt,
-                    reason: "connection lost".to_owned(),
-                });
+            } => {
+                self.arm_watchdog();
+                self.deliver(event_type, data, last_event_id);
             }
+            // The browser would retry by itself, without backoff or our resume: take over.
+            TransportEvent::Retrying => self.feed(Input::Failed(Failure::Network)),
             TransportEvent::Closed => {
-                self.disconnect();
-                self.outputs.state.set(ConnectionState::Failed {
-                    reason: "the server refused the stream (an HTTP error, a wrong content type, \
-                             or the network is down)"
-                        .to_owned(),
+                // The browser gave up and does not say why: ask the server once, then decide.
+                drop(self.transport.borrow_mut().take());
+                let url = self.resume_url();
+                let with_credentials = self.options.with_credentials;
+                let this = self.this.clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    let failure = probe(&url, with_credentials).await;
+                    if let Some(connection) = this.upgrade()
+                        && connection.generation.get() == generation
+                    {
+                        connection.feed(Input::Failed(failure));
+                    }
                 });
             }
         }
@@ -172,10 +254,85 @@ impl Connection {
             .subscribers
             .borrow()
             .get(event_type)
-            .cloned()
+            .map(|handlers| {
+                handlers
+                    .iter()
+                    .map(|(_, handler)| handler.clone())
+                    .collect()
+            })
             .unwrap_or_default();
         for handler in handlers {
             handler(data, last_event_id);
         }
+    }
+
+    /// (Re)starts the stale-connection watchdog, if one is configured.
+    fn arm_watchdog(&self) {
+        let Some(stale_after) = self.options.stale_after else {
+            return;
+        };
+        let this = self.this.clone();
+        let watchdog = Timeout::new(millis(stale_after), move || {
+            if let Some(connection) = this.upgrade() {
+                connection.feed(Input::Failed(Failure::Stalled));
+            }
+        });
+        *self.watchdog.borrow_mut() = Some(watchdog);
+    }
+
+    /// Listens for online/offline (and visibility, when pausing hidden pages), once.
+    fn listen_to_the_browser(&self) {
+        let mut listeners = self.browser_listeners.borrow_mut();
+        if !listeners.is_empty() {
+            return;
+        }
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        for (name, input) in [("online", Input::Online), ("offline", Input::Offline)] {
+            let this = self.this.clone();
+            listeners.push(EventListener::new(&window, name, move |_| {
+                if let Some(connection) = this.upgrade() {
+                    connection.feed(input.clone());
+                }
+            }));
+        }
+        if self.options.pause_when_hidden
+            && let Some(document) = window.document()
+        {
+            let this = self.this.clone();
+            let watched = document.clone();
+            listeners.push(EventListener::new(
+                &document,
+                "visibilitychange",
+                move |_| {
+                    if let Some(connection) = this.upgrade() {
+                        connection.feed(if watched.hidden() {
+                            Input::Hidden
+                        } else {
+                            Input::Visible
+                        });
+                    }
+                },
+            ));
+        }
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp(js_sys::Date::now())
+}
+
+fn millis(duration: std::time::Duration) -> u32 {
+    u32::try_from(duration.as_millis()).unwrap_or(u32::MAX)
+}
+
+/// A random number in `[0, 1)` for the jitter seed; fixed off the browser (server-side
+/// rendering never connects).
+fn js_random() -> f64 {
+    if cfg!(target_arch = "wasm32") {
+        js_sys::Math::random()
+    } else {
+        0.5
     }
 }

@@ -42,7 +42,9 @@
 
 pub mod component;
 mod connection;
+pub mod diagnostics;
 mod options;
+mod reconnect;
 pub mod resume;
 pub mod state;
 pub(crate) mod transport;
@@ -55,7 +57,8 @@ use leptos::prelude::*;
 pub use component::ConnectionBadge;
 use connection::{Connection, Outputs};
 pub use options::SseOptions;
-pub use state::{ConnectionState, Timestamp, Transport};
+pub use reconnect::ReconnectPolicy;
+pub use state::{ConnectionState, DisconnectReason, FailReason, PauseReason, Timestamp, Transport};
 pub use tidings_wire::{self as wire, DecodeError, TypedEvent};
 
 /// A handle on one event stream, as [`use_sse`] returns it. It is `Copy`: pass it to child
@@ -97,10 +100,10 @@ pub fn use_sse_with_options(url: impl Into<Signal<String>>, options: SseOptions)
         sse.with_connection(|connection| connection.connect(&url));
     });
     on_cleanup(move || {
-        // Dropping the connection closes its transport and releases its listeners.
+        // Closes the transport, cancels the timers and releases every listener.
         let connection = sse.connection.try_update_value(Option::take).flatten();
         if let Some(connection) = connection {
-            connection.disconnect();
+            connection.shut_down();
         }
     });
     sse
@@ -176,9 +179,21 @@ impl Sse {
 
     /// Calls `callback` with the raw data and last event ID of every event of type `event_type`
     /// (`"message"` for events without a type), for streams without a Rust type.
+    ///
+    /// The subscription lasts as long as the reactive owner it is made in (the component that
+    /// calls this), and ends with it.
     pub fn on_raw(&self, event_type: &str, callback: impl Fn(&str, &str) + 'static) {
         let callback: connection::Handler = Rc::new(callback);
-        self.with_connection(|connection| connection.subscribe(event_type, callback));
+        let mut key = None;
+        self.with_connection(|connection| key = Some(connection.subscribe(event_type, callback)));
+        if let Some(key) = key {
+            let connection = self.connection;
+            on_cleanup(move || {
+                if let Some(Some(connection)) = connection.try_with_value(Option::clone) {
+                    connection.unsubscribe(key);
+                }
+            });
+        }
     }
 
     /// Closes the connection; the state becomes [`ConnectionState::Closed`].
@@ -189,7 +204,13 @@ impl Sse {
     /// Opens the connection again after [`Sse::close`] or a failure, resuming after the last
     /// event received.
     pub fn open(&self) {
-        self.with_connection(|connection| connection.reopen());
+        self.with_connection(|connection| connection.connect_now());
+    }
+
+    /// Reconnects now instead of waiting out the backoff (a "retry now" button), resuming after
+    /// the last event received.
+    pub fn reconnect_now(&self) {
+        self.with_connection(|connection| connection.connect_now());
     }
 
     fn with_connection(&self, f: impl FnOnce(&Connection)) {

@@ -1,4 +1,4 @@
-//! The connection state a page shows: [`ConnectionState`].
+//! The connection state a page shows: [`ConnectionState`] and its reasons.
 //!
 //! Pure data, with no browser types, so that it can be matched, rendered and tested anywhere.
 
@@ -24,6 +24,99 @@ impl fmt::Display for Transport {
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
 pub struct Timestamp(pub f64);
 
+/// Why a connection was lost, while the library reconnects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DisconnectReason {
+    /// The connection dropped, or could not be made.
+    Network,
+    /// The server answered with an error status that may pass (5xx, 408, 429).
+    Status(u16),
+    /// Nothing arrived, not even a keep-alive, for the watchdog's time.
+    Stalled,
+}
+
+impl fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Network => f.write_str("connection lost"),
+            Self::Status(status) => write!(f, "server error (HTTP {status})"),
+            Self::Stalled => f.write_str("stream stalled"),
+        }
+    }
+}
+
+/// Why the connection is paused: it resumes by itself, from the last event ID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PauseReason {
+    /// The page is hidden (with [`SseOptions::pause_when_hidden`](crate::SseOptions::pause_when_hidden)).
+    Hidden,
+    /// The browser is offline.
+    Offline,
+}
+
+impl fmt::Display for PauseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Hidden => "page hidden",
+            Self::Offline => "offline",
+        })
+    }
+}
+
+/// Why the library gave up: retrying would not help, or the app's limit was reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FailReason {
+    /// The server answered `204 No Content`: the standard's way to say "stop reconnecting".
+    ServerSaidStop,
+    /// The server answered `401` or `403`.
+    Unauthorized {
+        /// The status.
+        status: u16,
+    },
+    /// The server answered another client error (404, 410, …).
+    Status {
+        /// The status.
+        status: u16,
+    },
+    /// The server answered with a type other than `text/event-stream`.
+    WrongContentType {
+        /// The type it sent.
+        content_type: String,
+    },
+    /// [`ReconnectPolicy::max_attempts`](crate::ReconnectPolicy::max_attempts) failed attempts
+    /// in a row.
+    AttemptsExhausted {
+        /// How many.
+        attempts: u32,
+    },
+    /// The URL could not be used.
+    InvalidUrl {
+        /// The browser's message.
+        message: String,
+    },
+}
+
+impl fmt::Display for FailReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ServerSaidStop => f.write_str("the server ended the stream (HTTP 204)"),
+            Self::Unauthorized { status } => write!(f, "not authorised (HTTP {status})"),
+            Self::Status { status } => write!(f, "the server refused the stream (HTTP {status})"),
+            Self::WrongContentType { content_type } if content_type.is_empty() => {
+                f.write_str("not an event stream (no content type)")
+            }
+            Self::WrongContentType { content_type } => {
+                write!(f, "not an event stream (content type {content_type})")
+            }
+            Self::AttemptsExhausted { attempts } => write!(f, "gave up after {attempts} attempts"),
+            Self::InvalidUrl { message } => write!(f, "invalid URL: {message}"),
+        }
+    }
+}
+
 /// Where a connection stands, precise enough for a reconnect indicator.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -32,7 +125,7 @@ pub enum ConnectionState {
     Idle,
     /// Opening a connection.
     Connecting {
-        /// 1 for the first connection; counts up while connections keep failing.
+        /// 1 for a first attempt; counts up while attempts keep failing.
         attempt: u32,
     },
     /// Connected: events flow.
@@ -42,20 +135,27 @@ pub enum ConnectionState {
         /// When the connection opened.
         since: Timestamp,
     },
-    /// The connection was lost and is being re-established.
+    /// The connection was lost; the next attempt is scheduled.
     Reconnecting {
-        /// Which attempt this is since the connection was lost (1 for the first).
+        /// How many attempts in a row have failed.
         attempt: u32,
+        /// When the next attempt starts.
+        at: Timestamp,
         /// Why the connection was lost.
-        reason: String,
+        reason: DisconnectReason,
+    },
+    /// Paused: resumes by itself (when the page is shown, or the browser is back online).
+    Paused {
+        /// Why.
+        reason: PauseReason,
     },
     /// Closed by the application ([`Sse::close`](crate::Sse::close)); [`Sse::open`](crate::Sse::open)
     /// opens it again.
     Closed,
     /// Given up: no further attempt is made until [`Sse::open`](crate::Sse::open).
     Failed {
-        /// Why, for people.
-        reason: String,
+        /// Why.
+        reason: FailReason,
     },
 }
 
@@ -74,6 +174,7 @@ impl ConnectionState {
             Self::Connecting { .. } => "connecting",
             Self::Open { .. } => "open",
             Self::Reconnecting { .. } => "reconnecting",
+            Self::Paused { .. } => "paused",
             Self::Closed => "closed",
             Self::Failed { .. } => "failed",
         }
@@ -87,9 +188,12 @@ impl fmt::Display for ConnectionState {
             Self::Connecting { attempt: 1 } => f.write_str("connecting"),
             Self::Connecting { attempt } => write!(f, "connecting (attempt {attempt})"),
             Self::Open { transport, .. } => write!(f, "open ({transport})"),
-            Self::Reconnecting { attempt, reason } => {
-                write!(f, "reconnecting (attempt {attempt}): {reason}")
+            Self::Reconnecting {
+                attempt, reason, ..
+            } => {
+                write!(f, "reconnecting ({reason}, attempt {attempt})")
             }
+            Self::Paused { reason } => write!(f, "paused ({reason})"),
             Self::Closed => f.write_str("closed"),
             Self::Failed { reason } => write!(f, "failed: {reason}"),
         }
@@ -111,12 +215,22 @@ mod tests {
         assert_eq!(open.to_string(), "open (EventSource)");
         let reconnecting = ConnectionState::Reconnecting {
             attempt: 2,
-            reason: "connection lost".into(),
+            at: Timestamp(0.0),
+            reason: DisconnectReason::Status(503),
         };
         assert!(!reconnecting.is_open());
         assert_eq!(
             reconnecting.to_string(),
-            "reconnecting (attempt 2): connection lost"
+            "reconnecting (server error (HTTP 503), attempt 2)"
+        );
+        let failed = ConnectionState::Failed {
+            reason: FailReason::WrongContentType {
+                content_type: "text/html".into(),
+            },
+        };
+        assert_eq!(
+            failed.to_string(),
+            "failed: not an event stream (content type text/html)"
         );
         assert_eq!(
             ConnectionState::Connecting { attempt: 1 }.to_string(),

@@ -8,6 +8,7 @@
 //! | `POST/GET/DELETE /api/session`; `GET /api/notifications`, `/api/notifications/poll`; `POST /api/notifications` | per-user `notification` events (401 without a session) |
 //! | `POST /api/jobs`; `GET /api/jobs/{id}`, `/api/jobs/{id}/poll` | `progress` to `done`, then `204` |
 //! | `/api/faults/...` | fault injection, with `--faults` only: see [`faults`] |
+//! | `GET/POST /api/firehose`, `/api/firehose/poll` | bursts of `tick` events on demand, with `--faults` only: see [`firehose`] |
 //!
 //! Every stream resumes from `Last-Event-ID` (header or `lastEventId` query parameter) through
 //! its replay log, and every poll endpoint answers the same events as a long-poll. It also serves
@@ -17,6 +18,7 @@
 pub mod blog;
 pub mod config;
 pub mod faults;
+pub mod firehose;
 pub mod jobs;
 pub mod notifications;
 pub mod streams;
@@ -49,6 +51,8 @@ pub struct AppState {
     pub notifications: notifications::Notifications,
     /// Long jobs.
     pub jobs: jobs::Jobs,
+    /// The firehose, for tests and benchmarks.
+    pub firehose: Channel,
     /// Fault injection (inert unless `--faults`).
     pub faults: faults::Faults,
     /// Caps on open streams.
@@ -100,6 +104,7 @@ pub fn app(config: &Config) -> (Router, Closer) {
         blog: blog::Blog::new(Channel::with_config(channel_config)),
         notifications: notifications::Notifications::default(),
         jobs: jobs::Jobs::default(),
+        firehose: Channel::with_config(ChannelConfig::default().capacity(200_000)),
         faults: faults::Faults::new(config.faults),
         limiter: ConnectionLimiter::new(config.max_streams, config.max_streams_per_client),
         closing,
@@ -111,6 +116,7 @@ pub fn app(config: &Config) -> (Router, Closer) {
         .merge(notifications::routes())
         .nest("/jobs", jobs::routes())
         .nest("/faults", faults::routes())
+        .nest("/firehose", firehose::routes())
         .with_state(state);
     let mut app = Router::new().nest("/api", api);
     if let Some(dist) = &config.dist {

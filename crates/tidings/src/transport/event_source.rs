@@ -7,6 +7,7 @@ use wasm_bindgen::closure::Closure;
 use web_sys::{EventSource, EventSourceInit, MessageEvent};
 
 use super::{Sink, TransportEvent};
+use crate::diagnostics;
 
 /// `EventSource.readyState` while the browser is (re)connecting.
 const CONNECTING: u16 = 0;
@@ -63,6 +64,7 @@ impl EventSourceTransport {
         source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
 
+        diagnostics::opened_transport();
         let transport = Self {
             source,
             sink,
@@ -96,6 +98,7 @@ impl EventSourceTransport {
         let _ = self
             .source
             .add_event_listener_with_callback(event_type, listener.as_ref().unchecked_ref());
+        diagnostics::added_listeners(1);
         listeners.push((event_type.to_owned(), listener));
     }
 }
@@ -110,7 +113,9 @@ impl Drop for EventSourceTransport {
                 &event_type,
                 listener.as_ref().unchecked_ref(),
             );
+            diagnostics::removed_listeners(1);
         }
+        diagnostics::closed_transport();
         // `_on_open` and `_on_error` are dropped with `self`, after being unset above.
     }
 }

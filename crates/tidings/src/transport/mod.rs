@@ -3,6 +3,9 @@
 //! closure and listener it registers.
 
 pub(crate) mod event_source;
+mod probe;
+
+pub(crate) use probe::probe;
 
 /// What a transport reports to its connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

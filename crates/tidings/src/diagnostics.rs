@@ -1,0 +1,37 @@
+//! Counts of what tidings holds in the browser right now, for leak checks in tests and for
+//! debugging: every transport and listener it creates is counted, and uncounted when released.
+
+use std::cell::Cell;
+
+thread_local! {
+    static TRANSPORTS: Cell<usize> = const { Cell::new(0) };
+    static LISTENERS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// How many transports (`EventSource`s and their closures) are open now.
+#[must_use]
+pub fn live_transports() -> usize {
+    TRANSPORTS.with(Cell::get)
+}
+
+/// How many event listeners tidings has registered on transports and not yet removed.
+#[must_use]
+pub fn live_listeners() -> usize {
+    LISTENERS.with(Cell::get)
+}
+
+pub(crate) fn opened_transport() {
+    TRANSPORTS.with(|count| count.set(count.get() + 1));
+}
+
+pub(crate) fn closed_transport() {
+    TRANSPORTS.with(|count| count.set(count.get().saturating_sub(1)));
+}
+
+pub(crate) fn added_listeners(n: usize) {
+    LISTENERS.with(|count| count.set(count.get() + n));
+}
+
+pub(crate) fn removed_listeners(n: usize) {
+    LISTENERS.with(|count| count.set(count.get().saturating_sub(n)));
+}

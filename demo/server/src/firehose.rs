@@ -1,0 +1,72 @@
+//! The firehose, for tests and benchmarks (with `--faults` only): `POST /api/firehose`
+//! `{"count":N}` publishes N `tick` events at once (symbol `FIRE`, `seq` counting up), and
+//! `GET /api/firehose` streams them, `/api/firehose/poll` polls them.
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use demo_events::Tick;
+use serde::Deserialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tidings_axum::LastEventId;
+
+use crate::AppState;
+use crate::streams::{self, PeerIp, PollQuery};
+
+/// The firehose's sequence counter: `seq` keeps counting across bursts.
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// `/api/firehose`: stream, burst, poll.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(stream).post(burst))
+        .route("/poll", get(poll))
+}
+
+#[derive(Debug, Deserialize)]
+struct Burst {
+    count: u32,
+}
+
+async fn burst(State(state): State<AppState>, Json(request): Json<Burst>) -> Response {
+    if !state.config.faults {
+        return (StatusCode::NOT_FOUND, "the firehose needs --faults").into_response();
+    }
+    let count = request.count.min(1_000_000);
+    let first = SEQ.fetch_add(u64::from(count), Ordering::Relaxed) + 1;
+    for seq in first..first + u64::from(count) {
+        let tick = Tick {
+            symbol: "FIRE".to_owned(),
+            price: 1.0,
+            seq,
+        };
+        if let Err(error) = state.firehose.publish(&tick) {
+            return (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response();
+        }
+    }
+    Json(serde_json::json!({"first": first, "count": count})).into_response()
+}
+
+async fn stream(
+    State(state): State<AppState>,
+    LastEventId(id): LastEventId,
+    peer: PeerIp,
+) -> Response {
+    if !state.config.faults {
+        return (StatusCode::NOT_FOUND, "the firehose needs --faults").into_response();
+    }
+    streams::open(&state, &state.firehose, id.as_deref(), peer)
+}
+
+async fn poll(
+    State(state): State<AppState>,
+    LastEventId(id): LastEventId,
+    Query(query): Query<PollQuery>,
+) -> Response {
+    if !state.config.faults {
+        return (StatusCode::NOT_FOUND, "the firehose needs --faults").into_response();
+    }
+    streams::poll(&state, &state.firehose, id.as_deref(), &query).await
+}

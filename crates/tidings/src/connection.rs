@@ -21,7 +21,8 @@ use crate::transport::{Sink, TransportEvent, probe};
 /// A subscriber to one event type: called with the event's data and last event ID.
 pub(crate) type Handler = Rc<dyn Fn(&str, &str)>;
 
-/// The signals a connection writes, which the [`Sse`](crate::Sse) handle hands out read-only.
+/// The signals of one user of a connection (an [`Sse`](crate::Sse) handle), which the connection
+/// keeps current. Each user owns its own, so that none outlives the component that made it.
 #[derive(Clone, Copy)]
 pub(crate) struct Outputs {
     pub(crate) state: RwSignal<ConnectionState>,
@@ -31,7 +32,10 @@ pub(crate) struct Outputs {
 pub(crate) struct Connection {
     this: Weak<Connection>,
     options: SseOptions,
-    outputs: Outputs,
+    /// Every user's signals, by user key.
+    outputs: RefCell<Vec<(u64, Outputs)>>,
+    /// The ID to resume from: the last event's, or the initial one from the options.
+    last_event_id: RefCell<Option<String>>,
     url: RefCell<String>,
     subscribers: RefCell<HashMap<String, Vec<(u64, Handler)>>>,
     next_subscriber: Cell<u64>,
@@ -46,13 +50,14 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    pub(crate) fn new(options: SseOptions, outputs: Outputs) -> Rc<Self> {
+    pub(crate) fn new(options: SseOptions) -> Rc<Self> {
         let seed = (js_random() * u64::MAX as f64) as u64;
         let machine = Machine::new(options.policy.clone(), Transport::EventSource, seed);
         Rc::new_cyclic(|this| Self {
             this: this.clone(),
+            last_event_id: RefCell::new(options.last_event_id.clone()),
             options,
-            outputs,
+            outputs: RefCell::new(Vec::new()),
             url: RefCell::new(String::new()),
             subscribers: RefCell::new(HashMap::new()),
             next_subscriber: Cell::new(0),
@@ -63,6 +68,36 @@ impl Connection {
             watchdog: RefCell::new(None),
             browser_listeners: RefCell::new(Vec::new()),
         })
+    }
+
+    /// The options it was made with.
+    pub(crate) fn options(&self) -> &SseOptions {
+        &self.options
+    }
+
+    /// The URL it connects to.
+    pub(crate) fn url(&self) -> String {
+        self.url.borrow().clone()
+    }
+
+    /// Adds a user's signals, bringing them up to date. Returns a key for
+    /// [`Connection::remove_outputs`].
+    pub(crate) fn add_outputs(&self, outputs: Outputs) -> u64 {
+        let key = self.next_subscriber.get();
+        self.next_subscriber.set(key + 1);
+        outputs.state.set(self.machine.borrow().state());
+        outputs
+            .last_event_id
+            .set(self.last_event_id.borrow().clone());
+        self.outputs.borrow_mut().push((key, outputs));
+        key
+    }
+
+    /// Removes a user's signals; returns how many users are left.
+    pub(crate) fn remove_outputs(&self, key: u64) -> usize {
+        let mut outputs = self.outputs.borrow_mut();
+        outputs.retain(|(k, _)| *k != key);
+        outputs.len()
     }
 
     /// Adds a subscriber for `event_type`, and listens for it on the live transport. Returns a
@@ -91,11 +126,6 @@ impl Connection {
     /// Connects to `url` (closing any current connection); an empty URL just disconnects.
     pub(crate) fn connect(&self, url: &str) {
         *self.url.borrow_mut() = url.to_owned();
-        if url.is_empty() {
-            self.feed(Input::Close);
-            self.outputs.state.set(ConnectionState::Idle);
-            return;
-        }
         self.listen_to_the_browser();
         self.feed(Input::Start);
     }
@@ -125,14 +155,7 @@ impl Connection {
     /// Runs the machine on `input` and carries out what it asks.
     fn feed(&self, input: Input) {
         let actions = self.machine.borrow_mut().handle(input, now());
-        let state = self.machine.borrow().state();
-        if self
-            .outputs
-            .state
-            .with_untracked(|current| *current != state)
-        {
-            self.outputs.state.set(state);
-        }
+        self.publish_state(self.machine.borrow().state());
         for action in actions {
             match action {
                 Action::Connect => self.open_transport(),
@@ -185,7 +208,7 @@ impl Connection {
             }
             Err(message) => {
                 self.feed(Input::Close);
-                self.outputs.state.set(ConnectionState::Failed {
+                self.publish_state(ConnectionState::Failed {
                     reason: FailReason::InvalidUrl { message },
                 });
             }
@@ -195,12 +218,7 @@ impl Connection {
     /// The URL to open: the stream's, with the last event ID to resume from.
     fn resume_url(&self) -> String {
         let url = self.url.borrow().clone();
-        let resume_from = self
-            .outputs
-            .last_event_id
-            .get_untracked()
-            .or_else(|| self.options.last_event_id.clone());
-        match resume_from {
+        match self.last_event_id.borrow().clone() {
             Some(id) => url_with_last_event_id(&url, &id),
             None => url,
         }
@@ -242,12 +260,13 @@ impl Connection {
 
     fn deliver(&self, event_type: &str, data: &str, last_event_id: &str) {
         let id = (!last_event_id.is_empty()).then(|| last_event_id.to_owned());
-        if self
-            .outputs
-            .last_event_id
-            .with_untracked(|current| *current != id)
-        {
-            self.outputs.last_event_id.set(id);
+        if *self.last_event_id.borrow() != id {
+            self.last_event_id.replace(id.clone());
+            let outputs: Vec<Outputs> = self.outputs.borrow().iter().map(|(_, o)| *o).collect();
+            for output in outputs {
+                // A user whose component is gone has disposed signals: skip it.
+                let _ = output.last_event_id.try_set(id.clone());
+            }
         }
         // Cloned out, so that a subscriber may subscribe or close without finding it borrowed.
         let handlers: Vec<Handler> = self
@@ -263,6 +282,16 @@ impl Connection {
             .unwrap_or_default();
         for handler in handlers {
             handler(data, last_event_id);
+        }
+    }
+
+    /// Shows `state` to every user.
+    fn publish_state(&self, state: ConnectionState) {
+        let outputs: Vec<Outputs> = self.outputs.borrow().iter().map(|(_, o)| *o).collect();
+        for output in outputs {
+            if output.state.try_with_untracked(|current| *current != state) == Some(true) {
+                let _ = output.state.try_set(state.clone());
+            }
         }
     }
 
@@ -320,7 +349,7 @@ impl Connection {
 }
 
 fn now() -> Timestamp {
-    Timestamp(js_sys::Date::now())
+    Timestamp(crate::now_millis())
 }
 
 fn millis(duration: std::time::Duration) -> u32 {

@@ -14,6 +14,12 @@ pub fn live_transports() -> usize {
     TRANSPORTS.with(Cell::get)
 }
 
+/// How many connections are open now (users of one URL with equal options share one).
+#[must_use]
+pub fn live_connections() -> usize {
+    crate::sharing::count()
+}
+
 /// How many event listeners tidings has registered on transports and not yet removed.
 #[must_use]
 pub fn live_listeners() -> usize {

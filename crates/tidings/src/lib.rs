@@ -46,6 +46,7 @@ pub mod diagnostics;
 mod options;
 mod reconnect;
 pub mod resume;
+mod sharing;
 pub mod state;
 pub(crate) mod transport;
 
@@ -62,16 +63,78 @@ pub use state::{ConnectionState, DisconnectReason, FailReason, PauseReason, Time
 pub use tidings_wire::{self as wire, DecodeError, TypedEvent};
 
 /// A handle on one event stream, as [`use_sse`] returns it. It is `Copy`: pass it to child
-/// components freely. The connection closes when the component that created it is unmounted.
+/// components freely. Its subscriptions end with the component that made them, and the connection
+/// closes when the last component using it is unmounted.
+///
+/// Components that open the same URL with equal options in one page share one connection: each
+/// gets its own signals and subscriptions, and [`Sse::close`] or [`Sse::reconnect_now`] act on
+/// the shared connection.
 #[derive(Clone, Copy)]
 pub struct Sse {
     outputs: Outputs,
     decode_error: RwSignal<Option<ArcDecodeError>>,
-    connection: StoredValue<Option<Rc<Connection>>, LocalStorage>,
+    handle: StoredValue<Handle, LocalStorage>,
+}
+
+/// The time in milliseconds since the Unix epoch: the browser's clock, or 0 off the browser
+/// (server-side rendering shows no countdown).
+pub(crate) fn now_millis() -> f64 {
+    if cfg!(target_arch = "wasm32") {
+        js_sys::Date::now()
+    } else {
+        0.0
+    }
 }
 
 /// A decode error, shared: signals need values that can be cloned.
 pub type ArcDecodeError = std::sync::Arc<DecodeError>;
+
+/// What an [`Sse`] handle holds in the browser.
+struct Handle {
+    options: SseOptions,
+    connection: Option<Rc<Connection>>,
+    /// This handle's signals, as registered with the connection.
+    outputs_key: u64,
+    subscriptions: Vec<Subscription>,
+    next_subscription: u64,
+}
+
+/// A subscriber of this handle, re-registered when the handle moves to another connection.
+struct Subscription {
+    id: u64,
+    event_type: String,
+    handler: connection::Handler,
+    /// Its key on the current connection.
+    key: Option<u64>,
+}
+
+impl Handle {
+    /// Leaves the current connection, which shuts down if this was its last user.
+    fn detach(&mut self) {
+        let Some(connection) = self.connection.take() else {
+            return;
+        };
+        for subscription in &mut self.subscriptions {
+            if let Some(key) = subscription.key.take() {
+                connection.unsubscribe(key);
+            }
+        }
+        if connection.remove_outputs(self.outputs_key) == 0 {
+            connection.shut_down();
+        }
+    }
+
+    /// Joins the connection to `url` (a shared one if there is one).
+    fn attach(&mut self, url: &str, outputs: Outputs) {
+        let connection = sharing::acquire(url, &self.options);
+        self.outputs_key = connection.add_outputs(outputs);
+        for subscription in &mut self.subscriptions {
+            subscription.key =
+                Some(connection.subscribe(&subscription.event_type, subscription.handler.clone()));
+        }
+        self.connection = Some(connection);
+    }
+}
 
 /// Connects to the event stream at `url` with the default [`SseOptions`].
 ///
@@ -87,24 +150,26 @@ pub fn use_sse_with_options(url: impl Into<Signal<String>>, options: SseOptions)
         state: RwSignal::new(ConnectionState::Idle),
         last_event_id: RwSignal::new(options.last_event_id.clone()),
     };
-    let connection = Connection::new(options, outputs);
     let sse = Sse {
         outputs,
         decode_error: RwSignal::new(None),
-        connection: StoredValue::new_local(Some(connection)),
+        handle: StoredValue::new_local(Handle {
+            options,
+            connection: None,
+            outputs_key: 0,
+            subscriptions: Vec::new(),
+            next_subscription: 0,
+        }),
     };
     let url = url.into();
     // Effects run only in the browser: on the server nothing connects.
     Effect::new(move |_| {
         let url = url.get();
-        sse.with_connection(|connection| connection.connect(&url));
+        sse.switch_to(&url);
     });
     on_cleanup(move || {
-        // Closes the transport, cancels the timers and releases every listener.
-        let connection = sse.connection.try_update_value(Option::take).flatten();
-        if let Some(connection) = connection {
-            connection.shut_down();
-        }
+        // Leaves the connection; the last user to leave closes it and releases its listeners.
+        sse.handle.try_update_value(Handle::detach);
     });
     sse
 }
@@ -183,15 +248,34 @@ impl Sse {
     /// The subscription lasts as long as the reactive owner it is made in (the component that
     /// calls this), and ends with it.
     pub fn on_raw(&self, event_type: &str, callback: impl Fn(&str, &str) + 'static) {
-        let callback: connection::Handler = Rc::new(callback);
-        let mut key = None;
-        self.with_connection(|connection| key = Some(connection.subscribe(event_type, callback)));
-        if let Some(key) = key {
-            let connection = self.connection;
+        let handler: connection::Handler = Rc::new(callback);
+        let id = self.handle.try_update_value(|handle| {
+            let id = handle.next_subscription;
+            handle.next_subscription += 1;
+            let key = handle
+                .connection
+                .as_ref()
+                .map(|connection| connection.subscribe(event_type, handler.clone()));
+            handle.subscriptions.push(Subscription {
+                id,
+                event_type: event_type.to_owned(),
+                handler,
+                key,
+            });
+            id
+        });
+        if let Some(id) = id {
+            let handle = self.handle;
             on_cleanup(move || {
-                if let Some(Some(connection)) = connection.try_with_value(Option::clone) {
-                    connection.unsubscribe(key);
-                }
+                handle.try_update_value(|handle| {
+                    let position = handle.subscriptions.iter().position(|s| s.id == id);
+                    if let Some(subscription) = position.map(|i| handle.subscriptions.remove(i))
+                        && let (Some(key), Some(connection)) =
+                            (subscription.key, &handle.connection)
+                    {
+                        connection.unsubscribe(key);
+                    }
+                });
             });
         }
     }
@@ -213,8 +297,31 @@ impl Sse {
         self.with_connection(|connection| connection.connect_now());
     }
 
+    /// Moves this handle to the stream at `url` (none when empty).
+    fn switch_to(&self, url: &str) {
+        let outputs = self.outputs;
+        self.handle.try_update_value(|handle| {
+            if handle
+                .connection
+                .as_ref()
+                .is_some_and(|connection| connection.url() == url)
+            {
+                return;
+            }
+            handle.detach();
+            if url.is_empty() {
+                outputs.state.set(ConnectionState::Idle);
+            } else {
+                handle.attach(url, outputs);
+            }
+        });
+    }
+
     fn with_connection(&self, f: impl FnOnce(&Connection)) {
-        let connection = self.connection.try_with_value(Option::clone).flatten();
+        let connection = self
+            .handle
+            .try_with_value(|handle| handle.connection.clone())
+            .flatten();
         if let Some(connection) = connection {
             f(&connection);
         }

@@ -45,6 +45,23 @@ impl fmt::Debug for SseOptions {
     }
 }
 
+/// Options are equal when every setting is; callbacks are equal when they are the same one
+/// (clones of one `SseOptions`). Users of one URL with equal options share a connection.
+impl PartialEq for SseOptions {
+    fn eq(&self, other: &Self) -> bool {
+        self.with_credentials == other.with_credentials
+            && self.last_event_id == other.last_event_id
+            && self.policy == other.policy
+            && self.stale_after == other.stale_after
+            && self.pause_when_hidden == other.pause_when_hidden
+            && match (&self.on_give_up, &other.on_give_up) {
+                (None, None) => true,
+                (Some(a), Some(b)) => Rc::ptr_eq(a, b),
+                _ => false,
+            }
+    }
+}
+
 impl SseOptions {
     /// Sends cookies and HTTP authentication with cross-origin requests (the `EventSource`'s
     /// `withCredentials`). Default: `false`; same-origin requests always send them.

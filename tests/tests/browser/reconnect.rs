@@ -366,3 +366,50 @@ async fn open_close_cycles_leave_nothing_behind() {
         after - before
     );
 }
+
+#[wasm_bindgen_test]
+async fn components_on_one_url_share_one_connection() {
+    clear_faults().await;
+    let _ = any_spawner::Executor::init_wasm_bindgen();
+    let before = diagnostics::live_connections();
+    // Two components, each with its own reactive owner, on the same URL and options.
+    let (first, second) = (Owner::new(), Owner::new());
+    let seen_by_first = first.with(|| tick_seqs(use_sse(url("/api/ticker"))));
+    let second_sse = second.with(|| use_sse(url("/api/ticker")));
+    let seen_by_second = second.with(|| tick_seqs(second_sse));
+    wait_for(
+        "ticks in both",
+        PATIENCE,
+        || (seen_by_first.borrow().len() >= 3 && seen_by_second.borrow().len() >= 3).then_some(()),
+        || {
+            format!(
+                "{} and {}",
+                seen_by_first.borrow().len(),
+                seen_by_second.borrow().len()
+            )
+        },
+    )
+    .await;
+    assert_eq!(
+        diagnostics::live_connections(),
+        before + 1,
+        "one connection for two users"
+    );
+
+    // The first unmounts: the second keeps receiving on the same connection.
+    first.cleanup();
+    let count = seen_by_second.borrow().len();
+    wait_for(
+        "more ticks",
+        PATIENCE,
+        || (seen_by_second.borrow().len() > count + 3).then_some(()),
+        || "no more ticks".into(),
+    )
+    .await;
+    assert!(second_sse.state().get_untracked().is_open());
+    assert_eq!(diagnostics::live_connections(), before + 1);
+
+    // The last user unmounts: the connection closes.
+    second.cleanup();
+    assert_eq!(diagnostics::live_connections(), before);
+}

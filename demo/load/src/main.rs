@@ -29,6 +29,10 @@ const SERVER: &str = "127.0.0.1:3950";
 const EVENTS: usize = 50;
 /// Time between two events.
 const PACE: Duration = Duration::from_millis(200);
+/// How long a client waits for any frame (events or the server's 15 s keep-alives) before it
+/// counts as cut off. Generous: while 10 000 connections open, this process is saturated and
+/// reads late.
+const SILENCE: Duration = Duration::from_secs(60);
 /// Connections opened at once.
 const CONNECT_BATCH: usize = 250;
 
@@ -96,6 +100,7 @@ async fn run(n: usize) -> Result<String, Error> {
     let before = rss_kib(pid)?;
 
     // Open the streams, a batch at a time (the listen backlog is finite).
+    let connecting = Instant::now();
     let connected = Arc::new(AtomicUsize::new(0));
     let mut clients = Vec::with_capacity(n);
     for batch in (0..n).collect::<Vec<_>>().chunks(CONNECT_BATCH) {
@@ -109,6 +114,7 @@ async fn run(n: usize) -> Result<String, Error> {
             clients.push(tokio::spawn(receive(body)));
         }
     }
+    let connect_time = connecting.elapsed();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let after = rss_kib(pid)?;
 
@@ -126,11 +132,15 @@ async fn run(n: usize) -> Result<String, Error> {
         tokio::time::sleep(PACE).await;
     }
 
-    // Collect every client's latencies (each stops after EVENTS events, or 20 s of silence).
+    // Collect every client's latencies (each stops after EVENTS events, or SILENCE).
     let mut latencies = Vec::with_capacity(n * EVENTS);
+    let mut endings = std::collections::BTreeMap::<&'static str, usize>::new();
     for client in clients {
-        latencies.extend(client.await?);
+        let (got, ending) = client.await?;
+        latencies.extend(got);
+        *endings.entry(ending).or_default() += 1;
     }
+    eprintln!("  {n} clients ended: {endings:?}");
     drop(server);
     latencies.sort_unstable();
     let percentile = |p: f64| {
@@ -142,8 +152,9 @@ async fn run(n: usize) -> Result<String, Error> {
     let expected = n * EVENTS;
     let per_connection = (after.saturating_sub(before)) as f64 / n as f64;
     Ok(format!(
-        "| {n} | {} | {:.1} MiB | {:.1} MiB | {per_connection:.1} KiB | {} | {} | {:.2} ms | {:.2} ms | {:.2} ms |",
+        "| {n} | {} in {:.1} s | {:.1} MiB | {:.1} MiB | {per_connection:.1} KiB | {} | {} | {:.2} ms | {:.2} ms | {:.2} ms |",
         connected.load(Ordering::Relaxed),
+        connect_time.as_secs_f64(),
         before as f64 / 1024.0,
         after as f64 / 1024.0,
         latencies.len(),
@@ -179,16 +190,33 @@ async fn open_stream(addr: SocketAddr) -> Result<hyper::body::Incoming, Error> {
     Ok(response.into_body())
 }
 
-/// Reads `post` events until EVENTS have come (or the stream is silent for 20 s), returning each
-/// one's delivery latency in microseconds.
-async fn receive(mut body: hyper::body::Incoming) -> Vec<u64> {
+/// Reads `post` events until EVENTS have come (or nothing, not even a keep-alive, arrives for
+/// [`SILENCE`]), returning each one's delivery latency in microseconds, and how the stream ended.
+async fn receive(mut body: hyper::body::Incoming) -> (Vec<u64>, &'static str) {
     let mut parser = Parser::new();
     let mut latencies = Vec::with_capacity(EVENTS);
+    let started = Instant::now();
+    let mut frames = 0;
+    let mut last_frame = started;
     while latencies.len() < EVENTS {
-        let Ok(Some(Ok(frame))) = tokio::time::timeout(Duration::from_secs(20), body.frame()).await
-        else {
-            break;
+        let frame = match tokio::time::timeout(SILENCE, body.frame()).await {
+            Err(_) => {
+                if std::env::var_os("SSE_LOAD_DEBUG").is_some() {
+                    eprintln!(
+                        "silent: {frames} frames, last {:.1} s after start, now {:.1} s, {} events",
+                        (last_frame - started).as_secs_f64(),
+                        started.elapsed().as_secs_f64(),
+                        latencies.len()
+                    );
+                }
+                return (latencies, "silent for 60 s");
+            }
+            Ok(None) => return (latencies, "stream ended"),
+            Ok(Some(Err(_))) => return (latencies, "body error"),
+            Ok(Some(Ok(frame))) => frame,
         };
+        frames += 1;
+        last_frame = Instant::now();
         let Ok(data) = frame.into_data() else {
             continue;
         };
@@ -203,7 +231,7 @@ async fn receive(mut body: hyper::body::Incoming) -> Vec<u64> {
             }
         });
     }
-    latencies
+    (latencies, "complete")
 }
 
 async fn wait_for_server(addr: SocketAddr) -> Result<(), Error> {

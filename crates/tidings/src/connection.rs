@@ -53,9 +53,13 @@ impl Connection {
     pub(crate) fn new(options: SseOptions) -> Rc<Self> {
         let seed = (js_random() * u64::MAX as f64) as u64;
         let machine = Machine::new(options.policy.clone(), Transport::EventSource, seed);
+        let last_event_id = options
+            .last_event_id
+            .clone()
+            .or_else(|| options.persist_key.as_deref().and_then(stored_id));
         Rc::new_cyclic(|this| Self {
             this: this.clone(),
-            last_event_id: RefCell::new(options.last_event_id.clone()),
+            last_event_id: RefCell::new(last_event_id),
             options,
             outputs: RefCell::new(Vec::new()),
             url: RefCell::new(String::new()),
@@ -135,6 +139,16 @@ impl Connection {
         if !self.url.borrow().is_empty() {
             self.feed(Input::ConnectNow);
         }
+    }
+
+    /// Pauses the connection until [`Connection::resume`].
+    pub(crate) fn pause(&self) {
+        self.feed(Input::Pause);
+    }
+
+    /// Resumes a paused connection, from the last event ID.
+    pub(crate) fn resume(&self) {
+        self.feed(Input::Resume);
     }
 
     /// Closes the connection for good (until [`Connection::connect_now`]).
@@ -262,6 +276,9 @@ impl Connection {
         let id = (!last_event_id.is_empty()).then(|| last_event_id.to_owned());
         if *self.last_event_id.borrow() != id {
             self.last_event_id.replace(id.clone());
+            if let Some(key) = &self.options.persist_key {
+                store_id(key, id.as_deref());
+            }
             let outputs: Vec<Outputs> = self.outputs.borrow().iter().map(|(_, o)| *o).collect();
             for output in outputs {
                 // A user whose component is gone has disposed signals: skip it.
@@ -345,6 +362,34 @@ impl Connection {
                 },
             ));
         }
+    }
+}
+
+/// The session-storage key under which the last event ID of `key` is kept.
+fn storage_key(key: &str) -> String {
+    format!("tidings:last-event-id:{key}")
+}
+
+fn session_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.session_storage().ok().flatten()
+}
+
+/// The last event ID kept for `key` by an earlier page of this session, if any.
+fn stored_id(key: &str) -> Option<String> {
+    session_storage()?
+        .get_item(&storage_key(key))
+        .ok()
+        .flatten()
+}
+
+/// Keeps `id` for `key` for the rest of the session (storage may be full or disabled: then it
+/// is simply not kept).
+fn store_id(key: &str, id: Option<&str>) {
+    if let Some(storage) = session_storage() {
+        let _ = match id {
+            Some(id) => storage.set_item(&storage_key(key), id),
+            None => storage.remove_item(&storage_key(key)),
+        };
     }
 }
 

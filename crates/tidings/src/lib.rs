@@ -50,7 +50,7 @@ mod sharing;
 pub mod state;
 pub(crate) mod transport;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
 use leptos::prelude::*;
@@ -92,6 +92,10 @@ pub type ArcDecodeError = std::sync::Arc<DecodeError>;
 /// What an [`Sse`] handle holds in the browser.
 struct Handle {
     options: SseOptions,
+    /// The owner of the `use_sse` call: per-type signals live as long as the handle.
+    owner: Option<Owner>,
+    /// The last decode error of each event type.
+    type_errors: HashMap<&'static str, RwSignal<Option<ArcDecodeError>>>,
     connection: Option<Rc<Connection>>,
     /// This handle's signals, as registered with the connection.
     outputs_key: u64,
@@ -155,6 +159,8 @@ pub fn use_sse_with_options(url: impl Into<Signal<String>>, options: SseOptions)
         decode_error: RwSignal::new(None),
         handle: StoredValue::new_local(Handle {
             options,
+            owner: Owner::current(),
+            type_errors: HashMap::new(),
             connection: None,
             outputs_key: 0,
             subscriptions: Vec::new(),
@@ -193,6 +199,12 @@ impl Sse {
     #[must_use]
     pub fn decode_error(&self) -> Signal<Option<ArcDecodeError>> {
         self.decode_error.into()
+    }
+
+    /// The latest error decoding an event of type `T`, if any: see [`Sse::decode_error`].
+    #[must_use]
+    pub fn decode_error_of<T: TypedEvent>(&self) -> Signal<Option<ArcDecodeError>> {
+        self.type_error_signal(T::NAME).into()
     }
 
     /// The latest event of type `T`, or `None` until the first arrives.
@@ -236,9 +248,14 @@ impl Sse {
         T: TypedEvent + 'static,
     {
         let decode_error = self.decode_error;
+        let type_error = self.type_error_signal(T::NAME);
         self.on_raw(T::NAME, move |data, _| match T::decode(data) {
             Ok(value) => callback(value),
-            Err(error) => decode_error.set(Some(std::sync::Arc::new(error))),
+            Err(error) => {
+                let error = std::sync::Arc::new(error);
+                type_error.set(Some(error.clone()));
+                decode_error.set(Some(error));
+            }
         });
     }
 
@@ -280,6 +297,18 @@ impl Sse {
         }
     }
 
+    /// Pauses the connection (the state becomes [`ConnectionState::Paused`] by the app) until
+    /// [`Sse::resume`], which resumes from the last event ID: no event is missed meanwhile, as
+    /// long as the server keeps it for replay.
+    pub fn pause(&self) {
+        self.with_connection(|connection| connection.pause());
+    }
+
+    /// Resumes a connection paused by [`Sse::pause`].
+    pub fn resume(&self) {
+        self.with_connection(|connection| connection.resume());
+    }
+
     /// Closes the connection; the state becomes [`ConnectionState::Closed`].
     pub fn close(&self) {
         self.with_connection(|connection| connection.close());
@@ -295,6 +324,22 @@ impl Sse {
     /// the last event received.
     pub fn reconnect_now(&self) {
         self.with_connection(|connection| connection.connect_now());
+    }
+
+    /// The signal of the last decode error of `event_type`, made on first use under the owner
+    /// of the `use_sse` call.
+    fn type_error_signal(&self, event_type: &'static str) -> RwSignal<Option<ArcDecodeError>> {
+        let made = self.handle.try_update_value(|handle| {
+            let owner = handle.owner.clone();
+            *handle
+                .type_errors
+                .entry(event_type)
+                .or_insert_with(|| match owner {
+                    Some(owner) => owner.with(|| RwSignal::new(None)),
+                    None => RwSignal::new(None),
+                })
+        });
+        made.unwrap_or_else(|| RwSignal::new(None))
     }
 
     /// Moves this handle to the stream at `url` (none when empty).

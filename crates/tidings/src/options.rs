@@ -30,6 +30,7 @@ pub struct SseOptions {
     pub(crate) stale_after: Option<Duration>,
     pub(crate) pause_when_hidden: bool,
     pub(crate) on_give_up: Option<Rc<dyn Fn()>>,
+    pub(crate) persist_key: Option<String>,
 }
 
 impl fmt::Debug for SseOptions {
@@ -41,6 +42,7 @@ impl fmt::Debug for SseOptions {
             .field("stale_after", &self.stale_after)
             .field("pause_when_hidden", &self.pause_when_hidden)
             .field("on_give_up", &self.on_give_up.as_ref().map(|_| "Fn()"))
+            .field("persist_key", &self.persist_key)
             .finish()
     }
 }
@@ -54,6 +56,7 @@ impl PartialEq for SseOptions {
             && self.policy == other.policy
             && self.stale_after == other.stale_after
             && self.pause_when_hidden == other.pause_when_hidden
+            && self.persist_key == other.persist_key
             && match (&self.on_give_up, &other.on_give_up) {
                 (None, None) => true,
                 (Some(a), Some(b)) => Rc::ptr_eq(a, b),
@@ -103,6 +106,14 @@ impl SseOptions {
     /// it is shown again. Default: `false`.
     pub fn pause_when_hidden(mut self, pause: bool) -> Self {
         self.pause_when_hidden = pause;
+        self
+    }
+
+    /// Keeps the last event ID in the browser's session storage under `key`, so that a reload
+    /// of the page (in the same tab) resumes the stream where it was, instead of starting
+    /// afresh. An explicit [`SseOptions::last_event_id`] takes precedence. Default: off.
+    pub fn persist_last_event_id(mut self, key: impl Into<String>) -> Self {
+        self.persist_key = Some(key.into());
         self
     }
 

@@ -168,6 +168,9 @@ pub(crate) enum Input {
     /// The page was hidden / shown (only when pausing hidden pages).
     Hidden,
     Visible,
+    /// The app paused / resumed the connection.
+    Pause,
+    Resume,
 }
 
 /// What the machine asks for.
@@ -283,6 +286,20 @@ impl Machine {
                 self.phase = Phase::Closed;
                 vec![Action::CancelTimer, Action::Disconnect]
             }
+            Input::Pause => match self.phase {
+                Phase::Closed | Phase::Failed(_) | Phase::Idle => Vec::new(),
+                _ => {
+                    self.phase = Phase::Paused(PauseReason::App);
+                    vec![Action::CancelTimer, Action::Disconnect]
+                }
+            },
+            Input::Resume => match self.phase {
+                Phase::Paused(PauseReason::App) => {
+                    self.failures = 0;
+                    self.connect(true)
+                }
+                _ => Vec::new(),
+            },
             Input::Offline | Input::Hidden => {
                 let reason = if input == Input::Offline {
                     PauseReason::Offline
@@ -299,9 +316,13 @@ impl Machine {
                 }
             }
             Input::Online | Input::Visible => match self.phase {
-                Phase::Paused(reason)
-                    if (reason == PauseReason::Offline) == (input == Input::Online) =>
-                {
+                // Each pause is lifted by its own cause only: online for offline, shown for
+                // hidden; a pause by the app only by the app.
+                Phase::Paused(PauseReason::Offline) if input == Input::Online => {
+                    self.failures = 0;
+                    self.connect(true)
+                }
+                Phase::Paused(PauseReason::Hidden) if input == Input::Visible => {
                     self.failures = 0;
                     self.connect(true)
                 }

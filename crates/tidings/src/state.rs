@@ -54,6 +54,9 @@ pub enum PauseReason {
     Hidden,
     /// The browser is offline.
     Offline,
+    /// The app paused it ([`Sse::pause`](crate::Sse::pause)); [`Sse::resume`](crate::Sse::resume)
+    /// resumes it.
+    App,
 }
 
 impl fmt::Display for PauseReason {
@@ -61,6 +64,7 @@ impl fmt::Display for PauseReason {
         f.write_str(match self {
             Self::Hidden => "page hidden",
             Self::Offline => "offline",
+            Self::App => "paused by the app",
         })
     }
 }
@@ -193,6 +197,9 @@ impl fmt::Display for ConnectionState {
             } => {
                 write!(f, "reconnecting ({reason}, attempt {attempt})")
             }
+            Self::Paused {
+                reason: PauseReason::App,
+            } => f.write_str("paused"),
             Self::Paused { reason } => write!(f, "paused ({reason})"),
             Self::Closed => f.write_str("closed"),
             Self::Failed { reason } => write!(f, "failed: {reason}"),

@@ -318,3 +318,18 @@ async fn polling_returns_the_same_events() {
     assert_eq!(events.len(), 2);
     assert!(events[1].data.contains("Three"));
 }
+
+#[tokio::test]
+async fn slow_writes_delay_each_frame() {
+    let app = server(|_| {});
+    send(&app, post_json("/api/faults/slow", r#"{"delay_ms":300}"#)).await;
+    let started = std::time::Instant::now();
+    let mut reader = EventReader::new(send(&app, get("/api/ticker")).await.into_body());
+    // The retry hint and the first batch of ticks each wait 300 ms.
+    assert!(!reader.events(1).await.is_empty());
+    assert!(
+        started.elapsed() >= Duration::from_millis(600),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -3,6 +3,7 @@
 #![cfg(target_arch = "wasm32")]
 
 mod basics;
+mod features;
 mod reconnect;
 
 use std::time::Duration;

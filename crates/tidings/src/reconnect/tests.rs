@@ -357,3 +357,38 @@ fn connect_now_skips_the_wait() {
     // The count is kept: this is attempt 2 of the same outage.
     assert_eq!(m.state(), ConnectionState::Connecting { attempt: 2 });
 }
+
+#[test]
+fn the_app_pauses_and_resumes_and_nothing_else_resumes_it() {
+    let mut m = machine(no_jitter());
+    m.handle(Input::Start, at(0.0));
+    m.handle(Input::Opened, at(0.0));
+    assert_eq!(
+        m.handle(Input::Pause, at(1.0)),
+        [Action::CancelTimer, Action::Disconnect]
+    );
+    assert_eq!(
+        m.state(),
+        ConnectionState::Paused {
+            reason: PauseReason::App
+        }
+    );
+    // Neither the network nor the page coming back resumes what the app paused.
+    m.handle(Input::Offline, at(2.0));
+    assert!(m.handle(Input::Online, at(3.0)).is_empty());
+    assert!(m.handle(Input::Visible, at(3.0)).is_empty());
+    assert_eq!(
+        m.state(),
+        ConnectionState::Paused {
+            reason: PauseReason::App
+        }
+    );
+    assert_eq!(
+        m.handle(Input::Resume, at(4.0)),
+        [Action::CancelTimer, Action::Disconnect, Action::Connect]
+    );
+    // Pausing a closed connection does nothing.
+    m.handle(Input::Close, at(5.0));
+    assert!(m.handle(Input::Pause, at(6.0)).is_empty());
+    assert_eq!(m.state(), ConnectionState::Closed);
+}

@@ -32,6 +32,27 @@
 //! }
 //! ```
 //!
+//! # Reconnects
+//!
+//! tidings reconnects by itself rather than leaving it to the browser, so that it can back off
+//! (exponential, with jitter: [`ReconnectPolicy`]), resume from the last event ID (sent as the
+//! `lastEventId` query parameter, which `tidings-axum` reads), and say what is happening through
+//! [`Sse::state`]. When the browser's `EventSource` gives up without saying why, one `fetch`
+//! probe reads the status and content type: `204`, `401`/`403`, other client errors and a wrong
+//! content type end in [`ConnectionState::Failed`]; server errors, `408`, `429` and network
+//! errors back off and retry. Going offline pauses; coming back online reconnects at once.
+//! See [`SseOptions`] for the watchdog, pausing hidden pages and resuming after a reload.
+//!
+//! Browsers hide two things from scripts using `EventSource`: the `retry:` field and keep-alive
+//! comments. So with this transport the policy's delays apply, and the watchdog counts events
+//! only.
+//!
+//! # Sharing
+//!
+//! Components that open the same URL with equal options share one connection: each keeps its
+//! own signals and subscriptions, which end with it; the connection closes when the last user
+//! unmounts.
+//!
 //! # Server-side rendering
 //!
 //! With the `ssr` feature the hook connects to nothing: signals keep their initial values

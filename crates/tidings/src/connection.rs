@@ -11,12 +11,14 @@ use gloo_events::EventListener;
 use gloo_timers::callback::Timeout;
 use leptos::prelude::*;
 
+use crate::fallback::Chooser;
 use crate::options::SseOptions;
 use crate::reconnect::{Action, Failure, Input, Machine};
-use crate::resume::url_with_last_event_id;
+use crate::resume::{poll_url_for, url_with_last_event_id};
 use crate::state::{ConnectionState, FailReason, Timestamp, Transport};
 use crate::transport::event_source::EventSourceTransport;
-use crate::transport::{Sink, TransportEvent, probe};
+use crate::transport::http::{HttpRequest, HttpTransport};
+use crate::transport::{Active, Sink, TransportEvent, probe};
 
 /// A subscriber to one event type: called with the event's data and last event ID.
 pub(crate) type Handler = Rc<dyn Fn(&str, &str)>;
@@ -40,7 +42,12 @@ pub(crate) struct Connection {
     subscribers: RefCell<HashMap<String, Vec<(u64, Handler)>>>,
     next_subscriber: Cell<u64>,
     machine: RefCell<Machine>,
-    transport: RefCell<Option<EventSourceTransport>>,
+    chooser: RefCell<Chooser>,
+    transport: RefCell<Option<Active>>,
+    /// The kind of the transport open now.
+    kind: Cell<Transport>,
+    /// While polling in auto mode: when to try streaming again.
+    switch_timer: RefCell<Option<Timeout>>,
     /// Counts transports opened: reports from an older one (or its probe) are ignored.
     generation: Cell<u64>,
     timer: RefCell<Option<Timeout>>,
@@ -52,7 +59,12 @@ pub(crate) struct Connection {
 impl Connection {
     pub(crate) fn new(options: SseOptions) -> Rc<Self> {
         let seed = (js_random() * u64::MAX as f64) as u64;
-        let machine = Machine::new(options.policy.clone(), Transport::EventSource, seed);
+        let machine = Machine::new(options.policy.clone(), seed);
+        let chooser = Chooser::new(
+            options.mode,
+            options.fallback.clone(),
+            options.request.needs_fetch(),
+        );
         let last_event_id = options
             .last_event_id
             .clone()
@@ -66,7 +78,10 @@ impl Connection {
             subscribers: RefCell::new(HashMap::new()),
             next_subscriber: Cell::new(0),
             machine: RefCell::new(machine),
+            chooser: RefCell::new(chooser),
             transport: RefCell::new(None),
+            kind: Cell::new(Transport::EventSource),
+            switch_timer: RefCell::new(None),
             generation: Cell::new(0),
             timer: RefCell::new(None),
             watchdog: RefCell::new(None),
@@ -114,7 +129,7 @@ impl Connection {
             .entry(event_type.to_owned())
             .or_default()
             .push((key, handler));
-        if let Some(transport) = self.transport.borrow().as_ref() {
+        if let Some(Active::EventSource(transport)) = self.transport.borrow().as_ref() {
             transport.listen(event_type);
         }
         key
@@ -163,6 +178,7 @@ impl Connection {
         drop(self.transport.borrow_mut().take());
         drop(self.timer.borrow_mut().take());
         drop(self.watchdog.borrow_mut().take());
+        drop(self.switch_timer.borrow_mut().take());
         self.browser_listeners.borrow_mut().clear();
     }
 
@@ -177,6 +193,7 @@ impl Connection {
                     self.generation.set(self.generation.get() + 1);
                     drop(self.transport.borrow_mut().take());
                     drop(self.watchdog.borrow_mut().take());
+                    drop(self.switch_timer.borrow_mut().take());
                 }
                 Action::StartTimer(delay) => {
                     let this = self.this.clone();
@@ -200,7 +217,8 @@ impl Connection {
     fn open_transport(&self) {
         let generation = self.generation.get() + 1;
         self.generation.set(generation);
-        let url = self.resume_url();
+        let kind = self.chooser.borrow_mut().next(now(), browser_can_stream());
+        self.kind.set(kind);
         let this = self.this.clone();
         let sink: Sink = Rc::new(move |event| {
             if let Some(connection) = this.upgrade()
@@ -209,13 +227,33 @@ impl Connection {
                 connection.on_transport_event(event, generation);
             }
         });
-        let event_types: Vec<String> = self.subscribers.borrow().keys().cloned().collect();
-        match EventSourceTransport::open(
-            &url,
-            self.options.with_credentials,
-            event_types.iter().map(String::as_str),
-            sink,
-        ) {
+        let opened = match kind {
+            Transport::EventSource => {
+                let event_types: Vec<String> = self.subscribers.borrow().keys().cloned().collect();
+                EventSourceTransport::open(
+                    &self.resume_url(),
+                    self.options.with_credentials,
+                    event_types.iter().map(String::as_str),
+                    sink,
+                )
+                .map(Active::EventSource)
+            }
+            Transport::Fetch => Ok(Active::Http {
+                _abort_on_drop: HttpTransport::stream(self.http_request(self.url()), sink),
+            }),
+            Transport::Polling => {
+                let url = self
+                    .options
+                    .poll_url
+                    .clone()
+                    .unwrap_or_else(|| poll_url_for(&self.url()));
+                let interval = self.options.poll_interval;
+                Ok(Active::Http {
+                    _abort_on_drop: HttpTransport::poll(self.http_request(url), interval, sink),
+                })
+            }
+        };
+        match opened {
             Ok(transport) => {
                 *self.transport.borrow_mut() = Some(transport);
                 self.arm_watchdog();
@@ -227,6 +265,24 @@ impl Connection {
                 });
             }
         }
+    }
+
+    /// A request to `url` for the fetch-based transports, resuming from the last event ID.
+    fn http_request(&self, url: String) -> HttpRequest {
+        HttpRequest {
+            url,
+            options: self.options.request.clone(),
+            with_credentials: self.options.with_credentials,
+            last_event_id: self.last_event_id.borrow().clone(),
+        }
+    }
+
+    /// The transport failed: tell the chooser (which may fall back to polling), then the machine.
+    fn fail(&self, failure: Failure) {
+        self.chooser
+            .borrow_mut()
+            .failed(self.kind.get(), &failure, now());
+        self.feed(Input::Failed(failure));
     }
 
     /// The URL to open: the stream's, with the last event ID to resume from.
@@ -242,7 +298,14 @@ impl Connection {
         match event {
             TransportEvent::Open => {
                 self.arm_watchdog();
-                self.feed(Input::Opened);
+                let kind = self.kind.get();
+                let fallback = self
+                    .chooser
+                    .borrow()
+                    .fallback()
+                    .filter(|_| kind == Transport::Polling);
+                self.feed(Input::Opened(kind, fallback));
+                self.schedule_streaming_trial();
             }
             TransportEvent::Message {
                 event_type,
@@ -250,10 +313,17 @@ impl Connection {
                 last_event_id,
             } => {
                 self.arm_watchdog();
+                self.chooser.borrow_mut().active(self.kind.get());
                 self.deliver(event_type, data, last_event_id);
             }
+            TransportEvent::Activity => {
+                self.arm_watchdog();
+                self.chooser.borrow_mut().active(self.kind.get());
+            }
+            TransportEvent::Retry(delay) => self.feed(Input::ServerRetry(delay)),
+            TransportEvent::Failed(failure) => self.fail(failure),
             // The browser would retry by itself, without backoff or our resume: take over.
-            TransportEvent::Retrying => self.feed(Input::Failed(Failure::Network)),
+            TransportEvent::Retrying => self.fail(Failure::Network),
             TransportEvent::Closed => {
                 // The browser gave up and does not say why: ask the server once, then decide.
                 drop(self.transport.borrow_mut().take());
@@ -265,11 +335,28 @@ impl Connection {
                     if let Some(connection) = this.upgrade()
                         && connection.generation.get() == generation
                     {
-                        connection.feed(Input::Failed(failure));
+                        connection.fail(failure);
                     }
                 });
             }
         }
+    }
+
+    /// While polling in auto mode, tries streaming again after a while.
+    fn schedule_streaming_trial(&self) {
+        let Some(after) = self.chooser.borrow().retry_streaming_after() else {
+            return;
+        };
+        if self.kind.get() != Transport::Polling {
+            return;
+        }
+        let this = self.this.clone();
+        let timer = Timeout::new(millis(after), move || {
+            if let Some(connection) = this.upgrade() {
+                connection.feed(Input::ConnectNow);
+            }
+        });
+        *self.switch_timer.borrow_mut() = Some(timer);
     }
 
     fn deliver(&self, event_type: &str, data: &str, last_event_id: &str) {
@@ -314,13 +401,14 @@ impl Connection {
 
     /// (Re)starts the stale-connection watchdog, if one is configured.
     fn arm_watchdog(&self) {
-        let Some(stale_after) = self.options.stale_after else {
+        let stall_after = self.chooser.borrow().stall_after(self.kind.get());
+        let Some(stale_after) = self.options.stale_after.or(stall_after) else {
             return;
         };
         let this = self.this.clone();
         let watchdog = Timeout::new(millis(stale_after), move || {
             if let Some(connection) = this.upgrade() {
-                connection.feed(Input::Failed(Failure::Stalled));
+                connection.fail(Failure::Stalled);
             }
         });
         *self.watchdog.borrow_mut() = Some(watchdog);
@@ -391,6 +479,16 @@ fn store_id(key: &str, id: Option<&str>) {
             None => storage.remove_item(&storage_key(key)),
         };
     }
+}
+
+/// Whether this browser can stream: `fetch` with readable bodies and `EventSource`.
+fn browser_can_stream() -> bool {
+    let Some(window) = web_sys::window() else {
+        return false;
+    };
+    ["ReadableStream", "EventSource"].iter().all(|name| {
+        js_sys::Reflect::has(&window, &wasm_bindgen::JsValue::from_str(name)).unwrap_or(false)
+    })
 }
 
 fn now() -> Timestamp {

@@ -64,6 +64,7 @@
 pub mod component;
 mod connection;
 pub mod diagnostics;
+mod fallback;
 mod options;
 mod reconnect;
 pub mod resume;
@@ -78,9 +79,12 @@ use leptos::prelude::*;
 
 pub use component::ConnectionBadge;
 use connection::{Connection, Outputs};
-pub use options::SseOptions;
+pub use options::{FallbackPolicy, SseOptions, TransportMode};
 pub use reconnect::ReconnectPolicy;
-pub use state::{ConnectionState, DisconnectReason, FailReason, PauseReason, Timestamp, Transport};
+pub use state::{
+    ConnectionState, DisconnectReason, FailReason, FallbackReason, PauseReason, Timestamp,
+    Transport,
+};
 pub use tidings_wire::{self as wire, DecodeError, TypedEvent};
 
 /// A handle on one event stream, as [`use_sse`] returns it. It is `Copy`: pass it to child

@@ -1,10 +1,141 @@
 //! How a connection behaves: [`SseOptions`].
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::time::Duration;
 
 use crate::ReconnectPolicy;
+
+/// Which transport carries the stream: see [`SseOptions::transport`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportMode {
+    /// The browser's `EventSource` (the default): no custom headers, methods or bodies.
+    #[default]
+    EventSource,
+    /// `fetch` with a streamed body, parsed in wasm: custom headers (computed afresh for each
+    /// connection), `POST` and a body, the HTTP status and content type in view, keep-alives
+    /// seen by the watchdog, `retry:` honoured, and faster on busy streams (no DOM event per
+    /// message).
+    Fetch,
+    /// Polls the server's polling endpoint (see [`SseOptions::poll_url`]): for when streaming
+    /// is impossible.
+    Polling,
+    /// Streams with `fetch`, and falls back to polling when streaming keeps failing or stalls
+    /// (as behind a buffering proxy), trying to stream again now and then: see
+    /// [`FallbackPolicy`].
+    Auto,
+}
+
+/// When [`TransportMode::Auto`] falls back to polling, and how soon it tries streaming again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct FallbackPolicy {
+    pub(crate) after_failures: u32,
+    pub(crate) stall_after: Duration,
+    pub(crate) retry_streaming_after: Duration,
+}
+
+impl Default for FallbackPolicy {
+    /// Falls back after 3 failed streaming attempts in a row, or a stream silent (keep-alives
+    /// included) for 20 s; tries streaming again after 30 s of polling.
+    fn default() -> Self {
+        Self {
+            after_failures: 3,
+            stall_after: Duration::from_secs(20),
+            retry_streaming_after: Duration::from_secs(30),
+        }
+    }
+}
+
+impl FallbackPolicy {
+    /// Falls back to polling after this many failed streaming attempts in a row.
+    pub fn after_failures(mut self, failures: u32) -> Self {
+        self.after_failures = failures.max(1);
+        self
+    }
+
+    /// Falls back to polling when an open stream brings nothing, not even a keep-alive, for
+    /// this long: a proxy is buffering it. Set it above the server's keep-alive interval.
+    pub fn stall_after(mut self, after: Duration) -> Self {
+        self.stall_after = after;
+        self
+    }
+
+    /// While polling, tries streaming again after this long.
+    pub fn retry_streaming_after(mut self, after: Duration) -> Self {
+        self.retry_streaming_after = after;
+        self
+    }
+}
+
+/// Computes headers for one connection.
+pub(crate) type HeaderFn = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = Vec<(String, String)>>>>>;
+
+/// The request the fetch-based transports send.
+#[derive(Clone, Default)]
+pub(crate) struct RequestOptions {
+    pub(crate) method: Option<String>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) header_fn: Option<HeaderFn>,
+    pub(crate) body: Option<String>,
+}
+
+impl RequestOptions {
+    pub(crate) fn method(&self) -> &str {
+        self.method.as_deref().unwrap_or("GET")
+    }
+
+    /// The static headers, then the computed ones.
+    pub(crate) async fn headers(&self) -> Vec<(String, String)> {
+        let mut headers = self.headers.clone();
+        if let Some(compute) = &self.header_fn {
+            headers.extend(compute().await);
+        }
+        headers
+    }
+
+    /// Whether anything here needs `fetch` (an `EventSource` can send none of it).
+    pub(crate) fn needs_fetch(&self) -> bool {
+        self.method.is_some()
+            || !self.headers.is_empty()
+            || self.header_fn.is_some()
+            || self.body.is_some()
+    }
+}
+
+impl PartialEq for RequestOptions {
+    fn eq(&self, other: &Self) -> bool {
+        self.method == other.method
+            && self.headers == other.headers
+            && self.body == other.body
+            && match (&self.header_fn, &other.header_fn) {
+                (None, None) => true,
+                (Some(a), Some(b)) => Rc::ptr_eq(a, b),
+                _ => false,
+            }
+    }
+}
+
+impl fmt::Debug for RequestOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestOptions")
+            .field("method", &self.method())
+            .field(
+                "headers",
+                &self
+                    .headers
+                    .iter()
+                    .map(|(name, _)| name)
+                    .collect::<Vec<_>>(),
+            )
+            .field("header_fn", &self.header_fn.as_ref().map(|_| "Fn()"))
+            .field("body", &self.body.as_ref().map(String::len))
+            .finish()
+    }
+}
 
 /// Options for [`use_sse_with_options`](crate::use_sse_with_options). The defaults suit most
 /// pages; set what you need with the builder methods.
@@ -21,7 +152,7 @@ use crate::ReconnectPolicy;
 ///     .pause_when_hidden(true)
 ///     .on_give_up(|| leptos::logging::warn!("the stream is gone for good"));
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 #[must_use]
 pub struct SseOptions {
     pub(crate) with_credentials: bool,
@@ -31,6 +162,30 @@ pub struct SseOptions {
     pub(crate) pause_when_hidden: bool,
     pub(crate) on_give_up: Option<Rc<dyn Fn()>>,
     pub(crate) persist_key: Option<String>,
+    pub(crate) mode: TransportMode,
+    pub(crate) request: RequestOptions,
+    pub(crate) poll_url: Option<String>,
+    pub(crate) poll_interval: Duration,
+    pub(crate) fallback: FallbackPolicy,
+}
+
+impl Default for SseOptions {
+    fn default() -> Self {
+        Self {
+            with_credentials: false,
+            last_event_id: None,
+            policy: ReconnectPolicy::default(),
+            stale_after: None,
+            pause_when_hidden: false,
+            on_give_up: None,
+            persist_key: None,
+            mode: TransportMode::default(),
+            request: RequestOptions::default(),
+            poll_url: None,
+            poll_interval: Duration::from_millis(100),
+            fallback: FallbackPolicy::default(),
+        }
+    }
 }
 
 impl fmt::Debug for SseOptions {
@@ -43,6 +198,11 @@ impl fmt::Debug for SseOptions {
             .field("pause_when_hidden", &self.pause_when_hidden)
             .field("on_give_up", &self.on_give_up.as_ref().map(|_| "Fn()"))
             .field("persist_key", &self.persist_key)
+            .field("mode", &self.mode)
+            .field("request", &self.request)
+            .field("poll_url", &self.poll_url)
+            .field("poll_interval", &self.poll_interval)
+            .field("fallback", &self.fallback)
             .finish()
     }
 }
@@ -57,6 +217,11 @@ impl PartialEq for SseOptions {
             && self.stale_after == other.stale_after
             && self.pause_when_hidden == other.pause_when_hidden
             && self.persist_key == other.persist_key
+            && self.mode == other.mode
+            && self.request == other.request
+            && self.poll_url == other.poll_url
+            && self.poll_interval == other.poll_interval
+            && self.fallback == other.fallback
             && match (&self.on_give_up, &other.on_give_up) {
                 (None, None) => true,
                 (Some(a), Some(b)) => Rc::ptr_eq(a, b),
@@ -114,6 +279,77 @@ impl SseOptions {
     /// afresh. An explicit [`SseOptions::last_event_id`] takes precedence. Default: off.
     pub fn persist_last_event_id(mut self, key: impl Into<String>) -> Self {
         self.persist_key = Some(key.into());
+        self
+    }
+
+    /// Which transport carries the stream (default [`TransportMode::EventSource`], or
+    /// [`TransportMode::Fetch`] as soon as a header, method or body is set).
+    pub fn transport(mut self, mode: TransportMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Sends this request method (default `GET`); `POST` with [`SseOptions::body`], as LLM APIs
+    /// use. Needs the fetch transport, which it selects unless another was chosen.
+    pub fn method(mut self, method: impl Into<String>) -> Self {
+        self.request.method = Some(method.into());
+        self
+    }
+
+    /// Sends this header with every request (fetch and polling transports).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.request.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Computes headers afresh for each connection and reconnection: a fresh auth token, say.
+    /// The function may be async.
+    ///
+    /// ```
+    /// use tidings::SseOptions;
+    ///
+    /// async fn fresh_token() -> String {
+    ///     "token".to_owned() // ask your auth library
+    /// }
+    ///
+    /// let options = SseOptions::default().headers_with(|| async {
+    ///     vec![("Authorization".to_owned(), format!("Bearer {}", fresh_token().await))]
+    /// });
+    /// ```
+    pub fn headers_with<F, Fut>(mut self, compute: F) -> Self
+    where
+        F: Fn() -> Fut + 'static,
+        Fut: Future<Output = Vec<(String, String)>> + 'static,
+    {
+        self.request.header_fn = Some(Rc::new(move || Box::pin(compute())));
+        self
+    }
+
+    /// Sends this body with every request (with [`SseOptions::method`] `POST`, typically).
+    pub fn body(mut self, body: impl Into<String>) -> Self {
+        self.request.body = Some(body.into());
+        self
+    }
+
+    /// The server's polling endpoint, for [`TransportMode::Polling`] and the fallback of
+    /// [`TransportMode::Auto`]. Default: the stream's URL with `/poll` added to its path, as
+    /// `tidings-axum` apps lay it out.
+    pub fn poll_url(mut self, url: impl Into<String>) -> Self {
+        self.poll_url = Some(url.into());
+        self
+    }
+
+    /// The pause between two polls (default 100 ms). Against a long-polling server, the wait
+    /// happens at the server; against one that answers at once, this is the polling interval.
+    /// A server's `retry:` longer than this is honoured.
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+
+    /// When [`TransportMode::Auto`] falls back to polling: see [`FallbackPolicy`].
+    pub fn fallback(mut self, policy: FallbackPolicy) -> Self {
+        self.fallback = policy;
         self
     }
 

@@ -7,7 +7,8 @@
 use std::time::Duration;
 
 use crate::state::{
-    ConnectionState, DisconnectReason, FailReason, PauseReason, Timestamp, Transport,
+    ConnectionState, DisconnectReason, FailReason, FallbackReason, PauseReason, Timestamp,
+    Transport,
 };
 
 /// How the library reconnects after a connection is lost: exponential backoff with jitter.
@@ -131,6 +132,8 @@ pub(crate) enum Failure {
     Status {
         status: u16,
         retry_after: Option<Duration>,
+        /// The start of the answer's body, if read.
+        body: String,
     },
     /// The server answered 200 with a type other than `text/event-stream`.
     WrongContentType(String),
@@ -143,18 +146,11 @@ pub(crate) enum Failure {
 pub(crate) enum Input {
     /// Connect (a URL was set).
     Start,
-    /// The transport is open.
-    Opened,
+    /// The transport is open (and, when it fell back to polling, why).
+    Opened(Transport, Option<FallbackReason>),
     /// The transport failed.
     Failed(Failure),
     /// The server asked for this reconnection time (`retry:`).
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "only the fetch and polling transports see `retry:`; they feed it"
-        )
-    )]
     ServerRetry(Duration),
     /// The backoff timer fired.
     Timer,
@@ -195,6 +191,8 @@ enum Phase {
     Connecting,
     Open {
         since: Timestamp,
+        transport: Transport,
+        fallback: Option<FallbackReason>,
     },
     Waiting {
         at: Timestamp,
@@ -209,7 +207,6 @@ enum Phase {
 #[derive(Debug, Clone)]
 pub(crate) struct Machine {
     policy: ReconnectPolicy,
-    transport: Transport,
     phase: Phase,
     /// Failed attempts in a row.
     failures: u32,
@@ -219,10 +216,9 @@ pub(crate) struct Machine {
 
 impl Machine {
     /// A machine following `policy`, its jitter drawn from a generator seeded with `seed`.
-    pub(crate) fn new(policy: ReconnectPolicy, transport: Transport, seed: u64) -> Self {
+    pub(crate) fn new(policy: ReconnectPolicy, seed: u64) -> Self {
         Self {
             policy,
-            transport,
             phase: Phase::Idle,
             failures: 0,
             server_retry: None,
@@ -237,9 +233,14 @@ impl Machine {
             Phase::Connecting => ConnectionState::Connecting {
                 attempt: self.failures + 1,
             },
-            Phase::Open { since } => ConnectionState::Open {
-                transport: self.transport,
+            Phase::Open {
+                since,
+                transport,
+                fallback,
+            } => ConnectionState::Open {
+                transport: *transport,
                 since: *since,
+                fallback: *fallback,
             },
             Phase::Waiting { at, reason } => ConnectionState::Reconnecting {
                 attempt: self.failures,
@@ -267,9 +268,13 @@ impl Machine {
                 }
                 self.connect(true)
             }
-            Input::Opened => {
+            Input::Opened(transport, fallback) => {
                 if self.phase == Phase::Connecting {
-                    self.phase = Phase::Open { since: now };
+                    self.phase = Phase::Open {
+                        since: now,
+                        transport,
+                        fallback,
+                    };
                 }
                 Vec::new()
             }
@@ -346,7 +351,7 @@ impl Machine {
     fn fail(&mut self, failure: Failure, now: Timestamp) -> Vec<Action> {
         let since = match self.phase {
             Phase::Connecting => None,
-            Phase::Open { since } => Some(since),
+            Phase::Open { since, .. } => Some(since),
             // A late report from a transport already given up on.
             _ => return Vec::new(),
         };
@@ -373,6 +378,7 @@ impl Machine {
             Failure::Status {
                 status,
                 retry_after,
+                ..
             } => {
                 if let Some(retry_after) = retry_after {
                     delay = delay.max(retry_after);
@@ -401,14 +407,20 @@ impl Machine {
 fn permanent(failure: &Failure) -> Option<FailReason> {
     match failure {
         Failure::Status { status: 204, .. } => Some(FailReason::ServerSaidStop),
-        Failure::Status { status, .. } if matches!(status, 401 | 403) => {
-            Some(FailReason::Unauthorized { status: *status })
+        Failure::Status { status, body, .. } if matches!(status, 401 | 403) => {
+            Some(FailReason::Unauthorized {
+                status: *status,
+                body: body.clone(),
+            })
         }
         // Other client errors will not change by retrying, except time-outs and rate limits.
-        Failure::Status { status, .. }
+        Failure::Status { status, body, .. }
             if (400..500).contains(status) && !matches!(status, 408 | 429) =>
         {
-            Some(FailReason::Status { status: *status })
+            Some(FailReason::Status {
+                status: *status,
+                body: body.clone(),
+            })
         }
         Failure::WrongContentType(content_type) => Some(FailReason::WrongContentType {
             content_type: content_type.clone(),

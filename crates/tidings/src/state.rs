@@ -10,12 +10,41 @@ use std::fmt;
 pub enum Transport {
     /// The browser's own [`EventSource`](https://developer.mozilla.org/en-US/docs/Web/API/EventSource).
     EventSource,
+    /// `fetch` with a streamed body, parsed in wasm: custom headers, methods and bodies, and the
+    /// HTTP status in view.
+    Fetch,
+    /// Repeated (long-)polls of the server's polling endpoint, for when streaming is impossible.
+    Polling,
 }
 
 impl fmt::Display for Transport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::EventSource => "EventSource",
+            Self::Fetch => "fetch",
+            Self::Polling => "polling",
+        })
+    }
+}
+
+/// Why [`TransportMode::Auto`](crate::TransportMode::Auto) is polling rather than streaming.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FallbackReason {
+    /// The browser cannot stream (no `EventSource`, or no readable `fetch` bodies).
+    Unsupported,
+    /// Streaming failed several times in a row.
+    StreamingFailed,
+    /// A stream stayed open but brought nothing, as behind a buffering proxy.
+    Stalled,
+}
+
+impl fmt::Display for FallbackReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Unsupported => "streaming unsupported",
+            Self::StreamingFailed => "streaming kept failing",
+            Self::Stalled => "stream stalled",
         })
     }
 }
@@ -79,11 +108,15 @@ pub enum FailReason {
     Unauthorized {
         /// The status.
         status: u16,
+        /// The start of the answer's body, when the transport could read it.
+        body: String,
     },
     /// The server answered another client error (404, 410, …).
     Status {
         /// The status.
         status: u16,
+        /// The start of the answer's body, when the transport could read it.
+        body: String,
     },
     /// The server answered with a type other than `text/event-stream`.
     WrongContentType {
@@ -107,8 +140,14 @@ impl fmt::Display for FailReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::ServerSaidStop => f.write_str("the server ended the stream (HTTP 204)"),
-            Self::Unauthorized { status } => write!(f, "not authorised (HTTP {status})"),
-            Self::Status { status } => write!(f, "the server refused the stream (HTTP {status})"),
+            Self::Unauthorized { status, body } => {
+                write!(f, "not authorised (HTTP {status})")?;
+                excerpt(f, body)
+            }
+            Self::Status { status, body } => {
+                write!(f, "the server refused the stream (HTTP {status})")?;
+                excerpt(f, body)
+            }
             Self::WrongContentType { content_type } if content_type.is_empty() => {
                 f.write_str("not an event stream (no content type)")
             }
@@ -118,6 +157,15 @@ impl fmt::Display for FailReason {
             Self::AttemptsExhausted { attempts } => write!(f, "gave up after {attempts} attempts"),
             Self::InvalidUrl { message } => write!(f, "invalid URL: {message}"),
         }
+    }
+}
+
+/// Appends `: "body"` when there is a body to show.
+fn excerpt(f: &mut fmt::Formatter<'_>, body: &str) -> fmt::Result {
+    if body.is_empty() {
+        Ok(())
+    } else {
+        write!(f, ": {body:?}")
     }
 }
 
@@ -138,6 +186,8 @@ pub enum ConnectionState {
         transport: Transport,
         /// When the connection opened.
         since: Timestamp,
+        /// Why it is polling, when [`TransportMode::Auto`](crate::TransportMode::Auto) fell back.
+        fallback: Option<FallbackReason>,
     },
     /// The connection was lost; the next attempt is scheduled.
     Reconnecting {
@@ -191,6 +241,11 @@ impl fmt::Display for ConnectionState {
             Self::Idle => f.write_str("idle"),
             Self::Connecting { attempt: 1 } => f.write_str("connecting"),
             Self::Connecting { attempt } => write!(f, "connecting (attempt {attempt})"),
+            Self::Open {
+                transport,
+                fallback: Some(reason),
+                ..
+            } => write!(f, "open ({transport}: {reason})"),
             Self::Open { transport, .. } => write!(f, "open ({transport})"),
             Self::Reconnecting {
                 attempt, reason, ..
@@ -216,6 +271,7 @@ mod tests {
         let open = ConnectionState::Open {
             transport: Transport::EventSource,
             since: Timestamp(0.0),
+            fallback: None,
         };
         assert!(open.is_open());
         assert_eq!(open.label(), "open");

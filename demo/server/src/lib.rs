@@ -8,6 +8,7 @@
 //! | `POST/GET/DELETE /api/session`; `GET /api/notifications`, `/api/notifications/poll`; `POST /api/notifications` | per-user `notification` events (401 without a session) |
 //! | `POST /api/jobs`; `GET /api/jobs/{id}`, `/api/jobs/{id}/poll` | `progress` to `done`, then `204` |
 //! | `/api/faults/...` | fault injection, with `--faults` only: see [`faults`] |
+//! | `GET/POST /api/echo` | one event describing the request, then the end, with `--faults` only: see [`echo`] |
 //! | `GET/POST /api/firehose`, `/api/firehose/poll` | bursts of `tick` events on demand, with `--faults` only: see [`firehose`] |
 //!
 //! Every stream resumes from `Last-Event-ID` (header or `lastEventId` query parameter) through
@@ -17,6 +18,7 @@
 
 pub mod blog;
 pub mod config;
+pub mod echo;
 pub mod faults;
 pub mod firehose;
 pub mod jobs;
@@ -117,6 +119,7 @@ pub fn app(config: &Config) -> (Router, Closer) {
         .nest("/jobs", jobs::routes())
         .nest("/faults", faults::routes())
         .nest("/firehose", firehose::routes())
+        .nest("/echo", echo::routes())
         .with_state(state);
     let mut app = Router::new().nest("/api", api);
     if let Some(dist) = &config.dist {
@@ -135,10 +138,13 @@ fn cors(origins: &[HeaderValue]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins.iter().cloned()))
         .allow_credentials(true)
+        .expose_headers([header::RETRY_AFTER])
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
         .allow_headers([
             header::CONTENT_TYPE,
             header::AUTHORIZATION,
+            header::ACCEPT,
             HeaderName::from_static("last-event-id"),
+            HeaderName::from_static("x-custom"),
         ])
 }

@@ -106,7 +106,13 @@ async fn a_missing_stream_fails_instead_of_hanging() {
             || state.get_untracked().to_string(),
         )
         .await;
-        assert_eq!(reason, tidings::FailReason::Status { status: 404 });
+        assert_eq!(
+            reason,
+            tidings::FailReason::Status {
+                status: 404,
+                body: String::new()
+            }
+        );
     })
     .await;
 }

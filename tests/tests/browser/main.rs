@@ -5,6 +5,7 @@
 mod basics;
 mod features;
 mod reconnect;
+mod transports;
 
 use std::time::Duration;
 

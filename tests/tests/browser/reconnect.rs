@@ -172,7 +172,10 @@ async fn no_content_means_stop() {
 async fn forbidden_fails_without_retrying() {
     fails_for_good(
         ("fail", r#"{"count":1000,"status":403}"#.to_owned()),
-        FailReason::Unauthorized { status: 403 },
+        FailReason::Unauthorized {
+            status: 403,
+            body: String::new(),
+        },
         "fail_next",
     )
     .await;
@@ -191,7 +194,10 @@ async fn unauthorized_fails() {
             || {
                 (state.get_untracked()
                     == ConnectionState::Failed {
-                        reason: FailReason::Unauthorized { status: 401 },
+                        reason: FailReason::Unauthorized {
+                            status: 401,
+                            body: String::new(),
+                        },
                     })
                 .then_some(())
             },

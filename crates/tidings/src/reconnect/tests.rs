@@ -12,7 +12,7 @@ fn no_jitter() -> ReconnectPolicy {
 }
 
 fn machine(policy: ReconnectPolicy) -> Machine {
-    Machine::new(policy, Transport::EventSource, 42)
+    Machine::new(policy, 42)
 }
 
 /// The timer a failure starts, if any.
@@ -74,7 +74,7 @@ fn the_machine_draws_different_jitter_each_time() {
     m.handle(Input::Start, at(0.0));
     for round in 0..20 {
         let t = f64::from(round) * 100.0;
-        m.handle(Input::Opened, at(t));
+        m.handle(Input::Opened(Transport::EventSource, None), at(t));
         // Open 10 s each time: healthy, so every delay is a first attempt's.
         let actions = m.handle(network(), at(t + 10.0));
         delays.push(timer(&actions).expect("a timer"));
@@ -99,12 +99,13 @@ fn lifecycle_connect_open_lose_wait_reconnect() {
         [Action::CancelTimer, Action::Disconnect, Action::Connect]
     );
     assert_eq!(m.state(), ConnectionState::Connecting { attempt: 1 });
-    m.handle(Input::Opened, at(0.5));
+    m.handle(Input::Opened(Transport::EventSource, None), at(0.5));
     assert_eq!(
         m.state(),
         ConnectionState::Open {
             transport: Transport::EventSource,
-            since: at(0.5)
+            since: at(0.5),
+            fallback: None
         }
     );
 
@@ -147,14 +148,14 @@ fn failures_in_a_row_back_off_and_a_healthy_connection_resets_the_count() {
     assert_eq!(waits, [1, 2, 4, 8]);
 
     // Opens, but drops after 1 s: not healthy, the backoff keeps growing.
-    m.handle(Input::Opened, at(now));
+    m.handle(Input::Opened(Transport::EventSource, None), at(now));
     let delay = timer(&m.handle(network(), at(now + 1.0))).expect("a timer");
     assert_eq!(delay.as_secs(), 16);
     now += 1.0 + 16.0;
     m.handle(Input::Timer, at(now));
 
     // Opens and stays up 5 s (healthy_after): the next loss starts from the first delay.
-    m.handle(Input::Opened, at(now));
+    m.handle(Input::Opened(Transport::EventSource, None), at(now));
     let delay = timer(&m.handle(network(), at(now + 5.0))).expect("a timer");
     assert_eq!(delay.as_secs(), 1);
 }
@@ -163,7 +164,7 @@ fn failures_in_a_row_back_off_and_a_healthy_connection_resets_the_count() {
 fn server_retry_sets_the_machines_base() {
     let mut m = machine(no_jitter());
     m.handle(Input::Start, at(0.0));
-    m.handle(Input::Opened, at(0.0));
+    m.handle(Input::Opened(Transport::EventSource, None), at(0.0));
     m.handle(Input::ServerRetry(Duration::from_millis(250)), at(0.0));
     let delay = timer(&m.handle(network(), at(10.0))).expect("a timer");
     assert_eq!(delay, Duration::from_millis(250));
@@ -201,6 +202,7 @@ fn permanent_failures_give_up_at_once_without_a_timer() {
             Failure::Status {
                 status: 204,
                 retry_after: None,
+                body: String::new(),
             },
             FailReason::ServerSaidStop,
         ),
@@ -208,22 +210,34 @@ fn permanent_failures_give_up_at_once_without_a_timer() {
             Failure::Status {
                 status: 401,
                 retry_after: None,
+                body: String::new(),
             },
-            FailReason::Unauthorized { status: 401 },
+            FailReason::Unauthorized {
+                status: 401,
+                body: String::new(),
+            },
         ),
         (
             Failure::Status {
                 status: 403,
                 retry_after: None,
+                body: String::new(),
             },
-            FailReason::Unauthorized { status: 403 },
+            FailReason::Unauthorized {
+                status: 403,
+                body: String::new(),
+            },
         ),
         (
             Failure::Status {
                 status: 404,
                 retry_after: None,
+                body: String::new(),
             },
-            FailReason::Status { status: 404 },
+            FailReason::Status {
+                status: 404,
+                body: String::new(),
+            },
         ),
         (
             Failure::WrongContentType("text/html".into()),
@@ -254,6 +268,7 @@ fn transient_statuses_back_off_and_honour_retry_after() {
         let failure = Failure::Status {
             status,
             retry_after: None,
+            body: String::new(),
         };
         let delay = timer(&m.handle(Input::Failed(failure), at(0.0))).expect("a timer");
         assert_eq!(delay, Duration::from_secs(1), "HTTP {status}");
@@ -266,6 +281,7 @@ fn transient_statuses_back_off_and_honour_retry_after() {
     let failure = Failure::Status {
         status: 503,
         retry_after: Some(Duration::from_secs(7)),
+        body: String::new(),
     };
     assert_eq!(
         timer(&m.handle(Input::Failed(failure), at(0.0))),
@@ -277,7 +293,7 @@ fn transient_statuses_back_off_and_honour_retry_after() {
 fn close_stops_everything_and_late_reports_are_ignored() {
     let mut m = machine(no_jitter());
     m.handle(Input::Start, at(0.0));
-    m.handle(Input::Opened, at(0.0));
+    m.handle(Input::Opened(Transport::EventSource, None), at(0.0));
     assert_eq!(
         m.handle(Input::Close, at(1.0)),
         [Action::CancelTimer, Action::Disconnect]
@@ -293,7 +309,7 @@ fn close_stops_everything_and_late_reports_are_ignored() {
 fn offline_pauses_and_online_reconnects_at_once() {
     let mut m = machine(no_jitter());
     m.handle(Input::Start, at(0.0));
-    m.handle(Input::Opened, at(0.0));
+    m.handle(Input::Opened(Transport::EventSource, None), at(0.0));
     assert_eq!(
         m.handle(Input::Offline, at(1.0)),
         [Action::CancelTimer, Action::Disconnect]
@@ -327,7 +343,7 @@ fn offline_pauses_and_online_reconnects_at_once() {
 fn hidden_pauses_and_visible_resumes() {
     let mut m = machine(no_jitter());
     m.handle(Input::Start, at(0.0));
-    m.handle(Input::Opened, at(0.0));
+    m.handle(Input::Opened(Transport::EventSource, None), at(0.0));
     m.handle(Input::Hidden, at(1.0));
     assert_eq!(
         m.state(),
@@ -362,7 +378,7 @@ fn connect_now_skips_the_wait() {
 fn the_app_pauses_and_resumes_and_nothing_else_resumes_it() {
     let mut m = machine(no_jitter());
     m.handle(Input::Start, at(0.0));
-    m.handle(Input::Opened, at(0.0));
+    m.handle(Input::Opened(Transport::EventSource, None), at(0.0));
     assert_eq!(
         m.handle(Input::Pause, at(1.0)),
         [Action::CancelTimer, Action::Disconnect]

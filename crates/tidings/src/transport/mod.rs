@@ -3,12 +3,24 @@
 //! closure and listener it registers.
 
 pub(crate) mod event_source;
+pub(crate) mod http;
 mod probe;
 
 pub(crate) use probe::probe;
 
+use crate::reconnect::Failure;
+
+/// The transport a connection has open now.
+pub(crate) enum Active {
+    EventSource(event_source::EventSourceTransport),
+    /// Fetch streaming or polling: held only so that dropping it aborts the request.
+    Http {
+        _abort_on_drop: http::HttpTransport,
+    },
+}
+
 /// What a transport reports to its connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum TransportEvent<'a> {
     /// The stream is open: events can flow.
     Open,
@@ -18,6 +30,12 @@ pub(crate) enum TransportEvent<'a> {
         data: &'a str,
         last_event_id: &'a str,
     },
+    /// Bytes arrived (events or keep-alives): the connection is alive.
+    Activity,
+    /// The server asked for this reconnection time.
+    Retry(std::time::Duration),
+    /// The transport failed, and knows why.
+    Failed(Failure),
     /// The browser is re-establishing a lost connection by itself.
     Retrying,
     /// The connection is gone and the browser will not retry it (an HTTP error status, a wrong

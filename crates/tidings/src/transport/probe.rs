@@ -32,11 +32,18 @@ pub(crate) async fn probe(url: &str, with_credentials: bool) -> Failure {
         response.status(),
         &content_type,
         response.headers().get("retry-after").as_deref(),
+        String::new(),
     )
 }
 
-/// What an answer with `status` and `content_type` means for the stream.
-pub(crate) fn classify(status: u16, content_type: &str, retry_after: Option<&str>) -> Failure {
+/// What an answer with `status` and `content_type` means for the stream; `body` is the start of
+/// its body, if read.
+pub(crate) fn classify(
+    status: u16,
+    content_type: &str,
+    retry_after: Option<&str>,
+    body: String,
+) -> Failure {
     let is_event_stream = content_type
         .split(';')
         .next()
@@ -50,6 +57,7 @@ pub(crate) fn classify(status: u16, content_type: &str, retry_after: Option<&str
             retry_after: retry_after
                 .and_then(|value| value.trim().parse::<u64>().ok())
                 .map(std::time::Duration::from_secs),
+            body,
         },
     }
 }
@@ -61,31 +69,36 @@ mod tests {
 
     #[test]
     fn answers_are_classified() {
-        assert_eq!(classify(200, "text/event-stream", None), Failure::Network);
         assert_eq!(
-            classify(200, "text/event-stream; charset=utf-8", None),
+            classify(200, "text/event-stream", None, String::new()),
             Failure::Network
         );
         assert_eq!(
-            classify(200, "text/plain", None),
+            classify(200, "text/event-stream; charset=utf-8", None, String::new()),
+            Failure::Network
+        );
+        assert_eq!(
+            classify(200, "text/plain", None, String::new()),
             Failure::WrongContentType("text/plain".into())
         );
         assert_eq!(
-            classify(200, "", None),
+            classify(200, "", None, String::new()),
             Failure::WrongContentType(String::new())
         );
         assert_eq!(
-            classify(503, "text/plain", Some("7")),
+            classify(503, "text/plain", Some("7"), String::new()),
             Failure::Status {
                 status: 503,
-                retry_after: Some(Duration::from_secs(7))
+                retry_after: Some(Duration::from_secs(7)),
+                body: String::new()
             }
         );
         assert_eq!(
-            classify(204, "", Some("soon")),
+            classify(204, "", Some("soon"), String::new()),
             Failure::Status {
                 status: 204,
-                retry_after: None
+                retry_after: None,
+                body: String::new()
             }
         );
     }

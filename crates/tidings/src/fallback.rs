@@ -1,0 +1,219 @@
+//! Which transport the next connection uses, and when [`TransportMode::Auto`] falls back to
+//! polling and back. Pure, like the state machine: tested natively.
+
+use crate::options::{FallbackPolicy, TransportMode};
+use crate::reconnect::Failure;
+use crate::state::{FallbackReason, Timestamp, Transport};
+
+/// Chooses the transport for each connection.
+#[derive(Debug, Clone)]
+pub(crate) struct Chooser {
+    mode: TransportMode,
+    policy: FallbackPolicy,
+    /// The streaming transport: fetch when the request needs it (or in auto mode), else
+    /// EventSource.
+    streaming: Transport,
+    /// Polling since this time, and why.
+    polling: Option<(Timestamp, FallbackReason)>,
+    /// Streaming failures in a row.
+    failures: u32,
+    /// The current connection is a try at streaming again, not yet proven.
+    trial: bool,
+}
+
+impl Chooser {
+    pub(crate) fn new(mode: TransportMode, policy: FallbackPolicy, needs_fetch: bool) -> Self {
+        let streaming = match mode {
+            TransportMode::EventSource if !needs_fetch => Transport::EventSource,
+            _ => Transport::Fetch,
+        };
+        Self {
+            mode,
+            policy,
+            streaming,
+            polling: None,
+            failures: 0,
+            trial: false,
+        }
+    }
+
+    /// The transport for the next connection, at `now`; `streamable` says whether the browser
+    /// can stream at all (it has `EventSource`, and `fetch` with readable bodies).
+    pub(crate) fn next(&mut self, now: Timestamp, streamable: bool) -> Transport {
+        match self.mode {
+            TransportMode::Polling => Transport::Polling,
+            TransportMode::Auto => {
+                if !streamable {
+                    self.polling
+                        .get_or_insert((now, FallbackReason::Unsupported));
+                    return Transport::Polling;
+                }
+                match self.polling {
+                    Some((since, _))
+                        if now.0 - since.0
+                            >= self.policy.retry_streaming_after.as_secs_f64() * 1000.0 =>
+                    {
+                        self.trial = true;
+                        self.streaming
+                    }
+                    Some(_) => Transport::Polling,
+                    None => self.streaming,
+                }
+            }
+            _ => self.streaming,
+        }
+    }
+
+    /// Why the connection is polling, when it fell back.
+    pub(crate) fn fallback(&self) -> Option<FallbackReason> {
+        self.polling.map(|(_, reason)| reason)
+    }
+
+    /// How long an open stream may stay silent before it counts as stalled, in auto mode.
+    pub(crate) fn stall_after(&self, transport: Transport) -> Option<std::time::Duration> {
+        (self.mode == TransportMode::Auto && transport != Transport::Polling)
+            .then_some(self.policy.stall_after)
+    }
+
+    /// When to try streaming again, while polling in auto mode.
+    pub(crate) fn retry_streaming_after(&self) -> Option<std::time::Duration> {
+        (self.mode == TransportMode::Auto && self.polling.is_some())
+            .then_some(self.policy.retry_streaming_after)
+    }
+
+    /// Data arrived on `transport`: a stream that brings data works.
+    pub(crate) fn active(&mut self, transport: Transport) {
+        if transport != Transport::Polling {
+            self.failures = 0;
+            if self.trial {
+                self.trial = false;
+                self.polling = None;
+            }
+        }
+    }
+
+    /// `transport` failed with `failure` at `now`. Returns whether the next connection polls
+    /// because of it.
+    pub(crate) fn failed(
+        &mut self,
+        transport: Transport,
+        failure: &Failure,
+        now: Timestamp,
+    ) -> bool {
+        if self.mode != TransportMode::Auto || transport == Transport::Polling {
+            return false;
+        }
+        if self.trial {
+            // Streaming still does not work: back to polling, and wait again before the next try.
+            self.trial = false;
+            let reason = self.fallback().unwrap_or(FallbackReason::StreamingFailed);
+            self.polling = Some((now, reason));
+            return true;
+        }
+        let reason = match failure {
+            Failure::Stalled => Some(FallbackReason::Stalled),
+            Failure::Network | Failure::Status { .. } => {
+                self.failures += 1;
+                (self.failures >= self.policy.after_failures)
+                    .then_some(FallbackReason::StreamingFailed)
+            }
+            Failure::WrongContentType(_) => None,
+        };
+        match reason {
+            Some(reason) => {
+                self.polling = Some((now, reason));
+                self.failures = 0;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn auto() -> Chooser {
+        let policy = FallbackPolicy::default()
+            .after_failures(2)
+            .retry_streaming_after(Duration::from_secs(30));
+        Chooser::new(TransportMode::Auto, policy, false)
+    }
+
+    fn at(seconds: f64) -> Timestamp {
+        Timestamp(seconds * 1000.0)
+    }
+
+    #[test]
+    fn explicit_modes_never_switch() {
+        for (mode, needs_fetch, expected) in [
+            (TransportMode::EventSource, false, Transport::EventSource),
+            (TransportMode::EventSource, true, Transport::Fetch),
+            (TransportMode::Fetch, false, Transport::Fetch),
+            (TransportMode::Polling, false, Transport::Polling),
+        ] {
+            let mut chooser = Chooser::new(mode, FallbackPolicy::default(), needs_fetch);
+            for _ in 0..5 {
+                assert!(!chooser.failed(expected, &Failure::Stalled, at(0.0)));
+            }
+            assert_eq!(chooser.next(at(100.0), true), expected, "{mode:?}");
+            assert_eq!(chooser.stall_after(expected), None);
+        }
+    }
+
+    #[test]
+    fn auto_streams_then_polls_after_failures_in_a_row() {
+        let mut chooser = auto();
+        assert_eq!(chooser.next(at(0.0), true), Transport::Fetch);
+        assert!(!chooser.failed(Transport::Fetch, &Failure::Network, at(1.0)));
+        // A stream that brings data resets the count.
+        chooser.active(Transport::Fetch);
+        assert!(!chooser.failed(Transport::Fetch, &Failure::Network, at(2.0)));
+        assert!(chooser.failed(Transport::Fetch, &Failure::Network, at(3.0)));
+        assert_eq!(chooser.next(at(3.0), true), Transport::Polling);
+        assert_eq!(chooser.fallback(), Some(FallbackReason::StreamingFailed));
+    }
+
+    #[test]
+    fn auto_polls_at_once_when_a_stream_stalls_and_tries_again_later() {
+        let mut chooser = auto();
+        chooser.next(at(0.0), true);
+        assert_eq!(
+            chooser.stall_after(Transport::Fetch),
+            Some(Duration::from_secs(20))
+        );
+        assert!(chooser.failed(Transport::Fetch, &Failure::Stalled, at(10.0)));
+        assert_eq!(chooser.next(at(10.0), true), Transport::Polling);
+        assert_eq!(chooser.fallback(), Some(FallbackReason::Stalled));
+        assert_eq!(chooser.next(at(39.0), true), Transport::Polling, "not yet");
+
+        // 30 s on: a try at streaming. It opens but stalls again: back to polling, for 30 s more.
+        assert_eq!(chooser.next(at(40.0), true), Transport::Fetch);
+        assert!(chooser.failed(Transport::Fetch, &Failure::Stalled, at(45.0)));
+        assert_eq!(chooser.next(at(46.0), true), Transport::Polling);
+        assert_eq!(chooser.next(at(74.0), true), Transport::Polling);
+
+        // The next try brings data: streaming again, for good.
+        assert_eq!(chooser.next(at(76.0), true), Transport::Fetch);
+        chooser.active(Transport::Fetch);
+        assert_eq!(chooser.fallback(), None);
+        assert_eq!(chooser.next(at(77.0), true), Transport::Fetch);
+    }
+
+    #[test]
+    fn auto_polls_when_the_browser_cannot_stream() {
+        let mut chooser = auto();
+        assert_eq!(chooser.next(at(0.0), false), Transport::Polling);
+        assert_eq!(chooser.fallback(), Some(FallbackReason::Unsupported));
+    }
+
+    #[test]
+    fn polling_failures_are_the_machines_business() {
+        let mut chooser = auto();
+        chooser.failed(Transport::Fetch, &Failure::Stalled, at(0.0));
+        assert!(!chooser.failed(Transport::Polling, &Failure::Network, at(1.0)));
+        assert_eq!(chooser.next(at(2.0), true), Transport::Polling);
+    }
+}

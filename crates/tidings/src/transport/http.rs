@@ -1,0 +1,281 @@
+//! The transports built on `fetch`: streaming (one request whose body is the event stream,
+//! parsed in wasm) and polling (repeated requests to the server's polling endpoint, each answer a
+//! complete event stream). Both send custom headers (computed afresh for each connection), the
+//! method and body the app chose, and `Last-Event-ID` as a header; both see the HTTP status.
+//!
+//! The request runs in a task of its own; the transport value only owns its `AbortController`.
+//! Dropping the transport aborts the request, which ends the task: no read is left dangling.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use gloo_net::http::{Method, Request, Response};
+use tidings_wire::Parser;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    AbortController, AbortSignal, ReadableStreamDefaultReader, ReadableStreamReadResult,
+    RequestCredentials,
+};
+
+use super::probe::classify;
+use super::{Sink, TransportEvent};
+use crate::diagnostics;
+use crate::options::RequestOptions;
+use crate::reconnect::Failure;
+
+/// How many bytes of an error answer's body a failure carries.
+const EXCERPT: usize = 200;
+
+/// What one connection asks for.
+#[derive(Clone)]
+pub(crate) struct HttpRequest {
+    pub(crate) url: String,
+    pub(crate) options: RequestOptions,
+    pub(crate) with_credentials: bool,
+    pub(crate) last_event_id: Option<String>,
+}
+
+/// A running fetch-based transport: dropping it aborts the request.
+pub(crate) struct HttpTransport {
+    alive: Rc<Cell<bool>>,
+    controller: Option<AbortController>,
+}
+
+impl HttpTransport {
+    /// Starts streaming `request`.
+    pub(crate) fn stream(request: HttpRequest, sink: Sink) -> Self {
+        Self::start(sink, move |alive, signal, sink| {
+            stream(request, alive, signal, sink)
+        })
+    }
+
+    /// Starts polling `request`, waiting `interval` between two answers.
+    pub(crate) fn poll(request: HttpRequest, interval: Duration, sink: Sink) -> Self {
+        Self::start(sink, move |alive, signal, sink| {
+            poll(request, interval, alive, signal, sink)
+        })
+    }
+
+    fn start<F, Fut>(sink: Sink, run: F) -> Self
+    where
+        F: FnOnce(Rc<Cell<bool>>, Option<AbortSignal>, Sink) -> Fut,
+        Fut: std::future::Future<Output = ()> + 'static,
+    {
+        let alive = Rc::new(Cell::new(true));
+        let controller = AbortController::new().ok();
+        let signal = controller.as_ref().map(AbortController::signal);
+        diagnostics::opened_transport();
+        wasm_bindgen_futures::spawn_local(run(alive.clone(), signal, sink));
+        Self { alive, controller }
+    }
+}
+
+impl Drop for HttpTransport {
+    fn drop(&mut self) {
+        self.alive.set(false);
+        if let Some(controller) = &self.controller {
+            controller.abort();
+        }
+        diagnostics::closed_transport();
+    }
+}
+
+/// Sends `request` to `url`, with the stream's headers.
+async fn send(
+    request: &HttpRequest,
+    url: &str,
+    signal: Option<&AbortSignal>,
+) -> Result<Response, Failure> {
+    let credentials = if request.with_credentials {
+        RequestCredentials::Include
+    } else {
+        RequestCredentials::SameOrigin
+    };
+    let method =
+        Method::from_bytes(request.options.method().as_bytes()).map_err(|_| Failure::Network)?;
+    let mut builder = Request::get(url)
+        .method(method)
+        .header("Accept", tidings_wire::CONTENT_TYPE)
+        .credentials(credentials)
+        .abort_signal(signal);
+    for (name, value) in request.options.headers().await {
+        builder = builder.header(&name, &value);
+    }
+    if let Some(id) = &request.last_event_id {
+        builder = builder.header("Last-Event-ID", id);
+    }
+    let request = match &request.options.body {
+        Some(body) => builder.body(body.clone()),
+        None => builder.build(),
+    };
+    let request = request.map_err(|_| Failure::Network)?;
+    request.send().await.map_err(|_| Failure::Network)
+}
+
+/// Fails unless `response` is an event stream, reading the start of its body for the failure.
+async fn check(response: &Response) -> Result<(), Failure> {
+    let content_type = response.headers().get("content-type").unwrap_or_default();
+    match classify(response.status(), &content_type, None, String::new()) {
+        // `classify` says "passing" for a good stream: that is success here.
+        Failure::Network => Ok(()),
+        Failure::Status { status, .. } => {
+            let retry_after = response.headers().get("retry-after");
+            Err(classify(
+                status,
+                &content_type,
+                retry_after.as_deref(),
+                excerpt(response).await,
+            ))
+        }
+        other => Err(other),
+    }
+}
+
+/// The start of a body, as text.
+async fn excerpt(response: &Response) -> String {
+    let mut bytes = Vec::new();
+    let _ = read(response, |chunk| {
+        bytes.extend_from_slice(chunk);
+        bytes.len() < EXCERPT
+    })
+    .await;
+    bytes.truncate(EXCERPT);
+    String::from_utf8_lossy(&bytes).trim().to_owned()
+}
+
+/// Reads `response`'s body chunk by chunk until it ends or `on_chunk` says stop; `Err` if the
+/// read failed (the connection dropped, or the transport was dropped).
+async fn read(response: &Response, mut on_chunk: impl FnMut(&[u8]) -> bool) -> Result<(), ()> {
+    let Some(body) = response.body() else {
+        return Ok(());
+    };
+    let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    let mut buffer = Vec::new();
+    loop {
+        let result: ReadableStreamReadResult = JsFuture::from(reader.read())
+            .await
+            .map_err(|_| ())?
+            .unchecked_into();
+        if result.get_done().unwrap_or(true) {
+            return Ok(());
+        }
+        let chunk: js_sys::Uint8Array = result.get_value().unchecked_into();
+        buffer.resize(chunk.length() as usize, 0);
+        chunk.copy_to(&mut buffer);
+        if !on_chunk(&buffer) {
+            let _ = reader.cancel();
+            return Ok(());
+        }
+    }
+}
+
+/// Feeds `chunk` to `parser`, reporting events, activity and `retry:` changes.
+fn deliver(parser: &mut Parser, chunk: &[u8], retry: &mut Option<Duration>, sink: &Sink) {
+    sink(TransportEvent::Activity);
+    parser.feed(chunk, |event| match event {
+        Ok(event) => sink(TransportEvent::Message {
+            event_type: event.event_type,
+            data: event.data,
+            last_event_id: event.last_event_id,
+        }),
+        Err(error) => leptos::logging::warn!("tidings: {error}"),
+    });
+    if parser.retry() != *retry {
+        *retry = parser.retry();
+        if let Some(delay) = *retry {
+            sink(TransportEvent::Retry(delay));
+        }
+    }
+}
+
+fn parser_from(last_event_id: Option<&str>) -> Parser {
+    let mut parser = Parser::new();
+    if let Some(id) = last_event_id {
+        parser.set_last_event_id(id);
+    }
+    parser
+}
+
+async fn stream(
+    request: HttpRequest,
+    alive: Rc<Cell<bool>>,
+    signal: Option<AbortSignal>,
+    sink: Sink,
+) {
+    let report = |event: TransportEvent<'_>| {
+        if alive.get() {
+            sink(event);
+        }
+    };
+    let response = match send(&request, &request.url, signal.as_ref()).await {
+        Ok(response) => response,
+        Err(failure) => return report(TransportEvent::Failed(failure)),
+    };
+    if let Err(failure) = check(&response).await {
+        return report(TransportEvent::Failed(failure));
+    }
+    report(TransportEvent::Open);
+    let mut parser = parser_from(request.last_event_id.as_deref());
+    let mut retry = None;
+    let _ = read(&response, |chunk| {
+        if alive.get() {
+            deliver(&mut parser, chunk, &mut retry, &sink);
+        }
+        alive.get()
+    })
+    .await;
+    // The stream ended (or broke): the server may come back; the machine decides when.
+    report(TransportEvent::Failed(Failure::Network));
+}
+
+async fn poll(
+    request: HttpRequest,
+    interval: Duration,
+    alive: Rc<Cell<bool>>,
+    signal: Option<AbortSignal>,
+    sink: Sink,
+) {
+    let report = |event: TransportEvent<'_>| {
+        if alive.get() {
+            sink(event);
+        }
+    };
+    let mut parser = parser_from(request.last_event_id.as_deref());
+    let mut retry = None;
+    let mut opened = false;
+    while alive.get() {
+        let this_poll = HttpRequest {
+            last_event_id: Some(parser.last_event_id().to_owned()).filter(|id| !id.is_empty()),
+            ..request.clone()
+        };
+        let response = match send(&this_poll, &request.url, signal.as_ref()).await {
+            Ok(response) => response,
+            Err(failure) => return report(TransportEvent::Failed(failure)),
+        };
+        if let Err(failure) = check(&response).await {
+            return report(TransportEvent::Failed(failure));
+        }
+        if !opened {
+            opened = true;
+            report(TransportEvent::Open);
+        }
+        let complete = read(&response, |chunk| {
+            if alive.get() {
+                deliver(&mut parser, chunk, &mut retry, &sink);
+            }
+            alive.get()
+        })
+        .await;
+        if complete.is_err() {
+            return report(TransportEvent::Failed(Failure::Network));
+        }
+        // Each answer is a whole stream: a half event at its end is dropped, as the standard says.
+        parser.end_of_stream();
+        let wait = retry.map_or(interval, |retry| retry.max(interval));
+        if !wait.is_zero() {
+            gloo_timers::future::sleep(wait).await;
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! `GET`/`POST /api/echo` (with `--faults` only): one `echo` event describing the request (method,
+//! the `Authorization`, `X-Custom` and `Last-Event-ID` headers, and the body), after which the
+//! stream ends, so that the client reconnects. For testing what clients send.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures_util::stream;
+use tidings_axum::{EventStream, Frame};
+
+use crate::AppState;
+
+/// `/api/echo`.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/", get(echo).post(echo))
+}
+
+async fn echo(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !state.config.faults {
+        return (StatusCode::NOT_FOUND, "the echo endpoint needs --faults").into_response();
+    }
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let data = serde_json::json!({
+        "method": method.as_str(),
+        "authorization": header("authorization"),
+        "custom": header("x-custom"),
+        "last_event_id": header("last-event-id"),
+        "body": String::from_utf8_lossy(&body),
+    });
+    let frame = Frame::new()
+        .event("echo")
+        .id("echo-1")
+        .data(&data.to_string());
+    EventStream::new(stream::iter([frame])).into_response()
+}

@@ -214,6 +214,20 @@ pub(crate) fn cargo_bin_dir() -> PathBuf {
     home.join("bin")
 }
 
+/// Where the program `name` is: cargo's bin directory first (where `cargo xtask setup` installs),
+/// then PATH. Setup's checks and the commands that run the tools use this one lookup, so that
+/// what was checked is what runs.
+pub(crate) fn find_tool(name: &str) -> Option<PathBuf> {
+    let installed = cargo_bin_dir().join(name);
+    if installed.is_file() {
+        return Some(installed);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
 /// PATH with the project's tool directories first: cargo's bin and `node_modules/.bin`.
 pub(crate) fn tool_path() -> std::ffi::OsString {
     let mut dirs = vec![crate::root().join("node_modules/.bin"), cargo_bin_dir()];

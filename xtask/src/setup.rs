@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Instant;
 
-use crate::process::{self, cargo, cargo_bin_dir, output_line};
+use crate::process::{self, cargo, output_line};
 
 /// Must equal the `wasm-bindgen` pinned in the workspace `Cargo.toml` and in `Trunk.toml`.
 pub(crate) const WASM_BINDGEN: &str = "0.2.130";

@@ -219,7 +219,9 @@ fn e2e_tests(root: &Path) -> Result<(), String> {
         ],
     )?;
     process::wait_for_http(&server, server_addr, "/api/health", Duration::from_secs(30))?;
-    let mut chromedriver = Command::new("chromedriver");
+    let chromedriver = process::find_tool("chromedriver")
+        .ok_or("chromedriver is missing: run `cargo xtask setup`")?;
+    let mut chromedriver = Command::new(chromedriver);
     chromedriver.arg(format!("--port={}", driver_addr.port()));
     let driver = Service::start(
         "chromedriver",

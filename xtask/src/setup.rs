@@ -119,11 +119,8 @@ fn check_wasm_target() -> Result<String, String> {
 
 /// Ok when `program --version` starts with `expected`.
 fn check_version(program: &str, expected: &str) -> Result<String, String> {
-    let path = cargo_bin_dir().join(program);
-    let program = if path.exists() {
-        path.into_os_string()
-    } else {
-        program.into()
+    let Some(program) = process::find_tool(program) else {
+        return Err("missing".into());
     };
     match output_line(&program, &["--version"]) {
         Some(line) if line.starts_with(expected) => Ok(line),

@@ -1,6 +1,7 @@
-//! End-to-end tests of the demo: the trunk-built app, served by the demo server, driven in
-//! headless Chromium through WebDriver. They need those running, so they are ignored by a plain
-//! `cargo test`; `cargo xtask test` starts everything and runs them with `--ignored`.
+//! End-to-end tests of the demo: the trunk-built app, served by the demo server (with
+//! `--faults`), driven in headless Chromium through WebDriver. They need those running, so they
+//! are ignored by a plain `cargo test`; `cargo xtask test` starts everything and runs them with
+//! `--ignored`. Each saves a screenshot under `target/e2e/` and checks the console stayed clean.
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::path::PathBuf;
@@ -25,11 +26,10 @@ async fn headless_chromium(webdriver: &str) -> Client {
             "args": [
                 "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--window-size=1100,800"
+                "--disable-sync", "--window-size=1280,900"
             ],
         }),
     );
-    capabilities.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
     ClientBuilder::new(connector)
         .capabilities(capabilities)
@@ -38,54 +38,114 @@ async fn headless_chromium(webdriver: &str) -> Client {
         .unwrap_or_else(|error| panic!("cannot start a WebDriver session at {webdriver}: {error}"))
 }
 
-/// Where screenshots go: `target/e2e/`.
-fn screenshot_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/e2e");
-    std::fs::create_dir_all(&dir).expect("can create target/e2e");
-    dir
-}
+type Outcome = Result<(), String>;
 
-/// Runs `scenario` in a fresh browser session, and always closes the session (a session left
+/// Loads the demo in a fresh browser session, runs `scenario`, saves a screenshot as
+/// `target/e2e/<name>.png`, checks the console, and always closes the session (a session left
 /// open leaves Chromium running).
-async fn in_browser<F>(scenario: F)
+async fn in_browser<F>(name: &str, scenario: F)
 where
-    F: AsyncFnOnce(&Client, &str) -> Result<(), String>,
+    F: AsyncFnOnce(&Client) -> Outcome,
 {
     let (demo, webdriver) = endpoints();
     let client = headless_chromium(&webdriver).await;
-    let outcome = scenario(&client, &demo).await;
+    let outcome = async {
+        client
+            .goto(&demo)
+            .await
+            .map_err(|e| format!("cannot load {demo}: {e}"))?;
+        scenario(&client).await?;
+        screenshot(&client, name).await?;
+        console_errors(&client).await
+    }
+    .await;
     let closed = client.close().await;
     if let Err(message) = outcome {
-        panic!("{message}");
+        panic!("{name}: {message}");
     }
     closed.expect("the WebDriver session closes");
 }
 
-async fn text_of(client: &Client, css: &str) -> Result<String, String> {
-    let element = client
+async fn screenshot(client: &Client, name: &str) -> Outcome {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/e2e");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let png = client.screenshot().await.map_err(|e| e.to_string())?;
+    let path = dir.join(format!("{name}.png"));
+    std::fs::write(&path, png).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    println!("screenshot: {}", path.display());
+    Ok(())
+}
+
+/// Fails if anything reached `console.error` (index.html collects them).
+async fn console_errors(client: &Client) -> Outcome {
+    let errors = client
+        .execute("return window.__consoleErrors || [];", vec![])
+        .await
+        .map_err(|e| e.to_string())?;
+    match errors.as_array() {
+        Some(errors) if errors.is_empty() => Ok(()),
+        Some(errors) => Err(format!("console errors: {errors:?}")),
+        None => Err(format!("cannot read the console errors: {errors}")),
+    }
+}
+
+async fn find(client: &Client, css: &str) -> Result<fantoccini::elements::Element, String> {
+    client
         .wait()
         .at_most(Duration::from_secs(15))
         .for_element(Locator::Css(css))
         .await
-        .map_err(|error| format!("no element {css}: {error}"))?;
-    element.text().await.map_err(|error| error.to_string())
+        .map_err(|error| format!("no element {css}: {error}"))
 }
 
-/// Polls until `check` accepts the text of `css`, for at most 15 s.
+async fn click(client: &Client, css: &str) -> Outcome {
+    find(client, css)
+        .await?
+        .click()
+        .await
+        .map_err(|e| format!("cannot click {css}: {e}"))
+}
+
+async fn type_into(client: &Client, css: &str, text: &str) -> Outcome {
+    let field = find(client, css).await?;
+    field.clear().await.map_err(|e| e.to_string())?;
+    field
+        .send_keys(text)
+        .await
+        .map_err(|e| format!("cannot type into {css}: {e}"))
+}
+
+/// Polls until `check` accepts the text of `css`, for at most `secs` seconds.
 async fn wait_for_text(
     client: &Client,
     css: &str,
+    secs: u64,
     check: impl Fn(&str) -> bool,
 ) -> Result<String, String> {
     let mut last = String::new();
-    for _ in 0..150 {
-        last = text_of(client, css).await?;
-        if check(&last) {
-            return Ok(last);
+    for _ in 0..secs * 10 {
+        if let Ok(element) = client.find(Locator::Css(css)).await {
+            last = element.text().await.unwrap_or_default();
+            if check(&last) {
+                return Ok(last);
+            }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Err(format!("{css} never matched; last text: {last:?}"))
+}
+
+/// The badge's state label.
+async fn badge_state(client: &Client) -> String {
+    match client.find(Locator::Css(".tidings-badge")).await {
+        Ok(badge) => badge
+            .attr("data-state")
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default(),
+        Err(_) => String::new(),
+    }
 }
 
 /// The tick number in "#12 ACME 120.53".
@@ -99,36 +159,135 @@ fn tick_seq(text: &str) -> Option<u64> {
 
 #[tokio::test]
 #[ignore = "needs the demo server and chromedriver: run by `cargo xtask test`"]
-async fn the_demo_shows_live_ticks() {
-    in_browser(async |client, demo| {
-        client
-            .goto(demo)
-            .await
-            .map_err(|e| format!("cannot load {demo}: {e}"))?;
-        let first = wait_for_text(client, "[data-testid=latest-tick]", |t| {
+async fn ticker_shows_live_ticks() {
+    in_browser("ticker", async |client| {
+        let first = wait_for_text(client, "[data-testid=latest-tick]", 15, |t| {
             tick_seq(t).is_some()
         })
         .await?;
-        let first_seq = tick_seq(&first).unwrap_or_default();
-        // Live: a later tick replaces it.
-        wait_for_text(client, "[data-testid=latest-tick]", |t| {
-            tick_seq(t).is_some_and(|s| s > first_seq)
+        let first = tick_seq(&first).unwrap_or_default();
+        wait_for_text(client, "[data-testid=latest-tick]", 15, |t| {
+            tick_seq(t).is_some_and(|s| s > first)
         })
         .await?;
-        let badge = client
-            .find(Locator::Css(".tidings-badge"))
-            .await
-            .map_err(|e| format!("no connection badge: {e}"))?;
-        let state = badge.attr("data-state").await.map_err(|e| e.to_string())?;
-        if state.as_deref() != Some("open") {
-            return Err(format!("the badge says {state:?}, not open"));
+        if badge_state(client).await != "open" {
+            return Err(format!("the badge says {:?}", badge_state(client).await));
         }
-        // Let the sparklines fill a little, for a useful picture.
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        let png = client.screenshot().await.map_err(|e| e.to_string())?;
-        let path = screenshot_dir().join("ticker.png");
-        std::fs::write(&path, png).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        println!("screenshot: {}", path.display());
+        // Let the sparklines and trades fill a little, for a useful picture.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs the demo server and chromedriver: run by `cargo xtask test`"]
+async fn the_chaos_panel_drop_reconnects_without_missing_ticks() {
+    in_browser("chaos", async |client| {
+        wait_for_text(client, "[data-testid=received]", 15, |t| {
+            t.parse::<u64>().is_ok_and(|n| n >= 3)
+        })
+        .await?;
+        click(client, "[data-testid=chaos-drop]").await?;
+        // Reconnecting shows, then open again.
+        let mut seen = Vec::new();
+        for _ in 0..100 {
+            let state = badge_state(client).await;
+            if seen.last() != Some(&state) {
+                seen.push(state.clone());
+            }
+            if seen.iter().any(|s| s == "reconnecting") && state == "open" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if !seen.iter().any(|s| s == "reconnecting")
+            || seen.last().map(String::as_str) != Some("open")
+        {
+            return Err(format!("expected reconnecting then open, saw {seen:?}"));
+        }
+        let received =
+            wait_for_text(client, "[data-testid=received]", 5, |t| !t.is_empty()).await?;
+        let later = received.parse::<u64>().unwrap_or(0) + 5;
+        wait_for_text(client, "[data-testid=received]", 15, |t| {
+            t.parse::<u64>().is_ok_and(|n| n >= later)
+        })
+        .await?;
+        let gaps = wait_for_text(client, "[data-testid=gaps]", 5, |_| true).await?;
+        if gaps != "0" {
+            return Err(format!("{gaps} ticks missing after the drop"));
+        }
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs the demo server and chromedriver: run by `cargo xtask test`"]
+async fn a_post_published_by_the_admin_form_appears() {
+    in_browser("blog", async |client| {
+        click(client, "[data-testid=tab-blog]").await?;
+        wait_for_text(client, ".tidings-badge", 15, |t| t.starts_with("open")).await?;
+        let title = format!("Hello from the end-to-end test {}", std::process::id());
+        type_into(client, "[data-testid=post-title]", &title).await?;
+        type_into(
+            client,
+            "[data-testid=post-body]",
+            "Posted through the form, received through SSE.",
+        )
+        .await?;
+        click(client, "[data-testid=publish]").await?;
+        wait_for_text(client, "[data-testid=posts]", 15, |t| t.contains(&title)).await?;
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs the demo server and chromedriver: run by `cargo xtask test`"]
+async fn notifications_reach_only_the_signed_in_user() {
+    in_browser("notifications", async |client| {
+        click(client, "[data-testid=tab-notifications]").await?;
+        type_into(client, "[data-testid=user]", "alice").await?;
+        click(client, "[data-testid=sign-in]").await?;
+        wait_for_text(client, "[data-testid=signed-in]", 15, |t| {
+            t.contains("alice")
+        })
+        .await?;
+        wait_for_text(client, ".tidings-badge", 15, |t| t.starts_with("open")).await?;
+        for (to, text) in [("bob", "for bob only"), ("alice", "hello alice")] {
+            type_into(client, "[data-testid=to]", to).await?;
+            type_into(client, "[data-testid=text]", text).await?;
+            click(client, "[data-testid=send]").await?;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let toasts = wait_for_text(client, "[data-testid=toasts]", 15, |t| {
+            t.contains("hello alice")
+        })
+        .await?;
+        if toasts.contains("for bob only") {
+            return Err(format!("alice saw bob's notification: {toasts:?}"));
+        }
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs the demo server and chromedriver: run by `cargo xtask test`"]
+async fn a_job_reaches_100_percent() {
+    in_browser("jobs", async |client| {
+        click(client, "[data-testid=tab-jobs]").await?;
+        click(client, "[data-testid=start-job]").await?;
+        wait_for_text(client, "[data-testid=job-status]", 30, |t| {
+            t.starts_with("done")
+        })
+        .await?;
+        let bar = find(client, "[data-testid=job-progress]").await?;
+        let now = bar.attr("aria-valuenow").await.map_err(|e| e.to_string())?;
+        if now.as_deref() != Some("100") {
+            return Err(format!("the progress bar says {now:?}"));
+        }
         Ok(())
     })
     .await;

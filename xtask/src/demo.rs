@@ -29,7 +29,10 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
             .args(["build", "-p", "demo-server"]),
     )?;
     let mut server = std::process::Command::new(root.join("target/debug/demo-server"));
-    server.args(["--addr", API_ADDR]).current_dir(&root);
+    // Fault injection on: the demo's chaos panel uses it.
+    server
+        .args(["--addr", API_ADDR, "--faults"])
+        .current_dir(&root);
     std::fs::create_dir_all(root.join("target/xtask")).map_err(|e| e.to_string())?;
     let server = Service::start(
         "demo-server",

@@ -216,6 +216,7 @@ fn e2e_tests(root: &Path) -> Result<(), String> {
             &dist.to_string_lossy(),
             "--tick-interval-ms",
             "200",
+            "--faults",
         ],
     )?;
     process::wait_for_http(&server, server_addr, "/api/health", Duration::from_secs(30))?;

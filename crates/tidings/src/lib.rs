@@ -44,8 +44,16 @@
 //! See [`SseOptions`] for the watchdog, pausing hidden pages and resuming after a reload.
 //!
 //! Browsers hide two things from scripts using `EventSource`: the `retry:` field and keep-alive
-//! comments. So with this transport the policy's delays apply, and the watchdog counts events
-//! only.
+//! comments. So with that transport the policy's delays apply, and the watchdog counts events
+//! only; the fetch and polling transports see both.
+//!
+//! # Transports
+//!
+//! [`TransportMode::EventSource`] (the default) uses the browser's client;
+//! [`TransportMode::Fetch`] streams with `fetch` and parses in wasm (custom headers computed for
+//! each connection, `POST` and a body, the status of errors in view); [`TransportMode::Polling`]
+//! polls the server's polling endpoint; [`TransportMode::Auto`] streams and falls back to polling
+//! when streaming keeps failing or stalls, then returns. All resume from the same last event ID.
 //!
 //! # Sharing
 //!

@@ -1,17 +1,35 @@
-//! The ticker panel: the latest tick, and a card per symbol with a sparkline of its history.
+//! The ticker page: the latest tick, a card per symbol with a sparkline of its history, recent
+//! trades (a second event type on the same stream), and a check that no tick went missing.
 
-use demo_events::Tick;
+use std::collections::VecDeque;
+
+use demo_events::{Tick, Trade};
 use leptos::prelude::*;
-use tidings::Sse;
+
+use crate::page_stream;
 
 /// How many ticks the sparklines remember.
 const HISTORY: usize = 90;
 
-/// Live prices from the `tick` events of `sse`.
+/// Live prices from `/api/ticker`.
 #[component]
-pub(crate) fn TickerPanel(sse: Sse) -> impl IntoView {
+pub(crate) fn TickerPage() -> impl IntoView {
+    let sse = page_stream("/api/ticker", &["tick", "trade"]);
     let latest = sse.latest::<Tick>();
     let history = sse.history::<Tick>(HISTORY);
+    let trades = sse.history::<Trade>(8);
+    // Ticks are numbered: a gap would mean a lost event (none should ever show).
+    let (received, gaps) = (RwSignal::new(0u64), RwSignal::new(0u64));
+    let last_seq = StoredValue::new(None::<u64>);
+    sse.on::<Tick>(move |tick| {
+        if let Some(last) = last_seq.get_value()
+            && tick.seq != last + 1
+        {
+            gaps.update(|g| *g += 1);
+        }
+        last_seq.set_value(Some(tick.seq));
+        received.update(|r| *r += 1);
+    });
     let symbols = move || {
         let mut symbols: Vec<String> =
             history.with(|ticks| ticks.iter().map(|t| t.symbol.clone()).collect());
@@ -22,16 +40,26 @@ pub(crate) fn TickerPanel(sse: Sse) -> impl IntoView {
     view! {
         <section class="panel" aria-labelledby="ticker-title">
             <h2 id="ticker-title">"Ticker"</h2>
-            <p class="latest" data-testid="latest-tick" aria-live="polite">
+            <p class="latest" data-testid="latest-tick" aria-live="off">
                 {move || match latest.get() {
                     Some(tick) => format!("#{} {} {:.2}", tick.seq, tick.symbol, tick.price),
                     None => "waiting for the first tick…".to_owned(),
                 }}
             </p>
+            <p class="meta">
+                <span data-testid="received">{received}</span>" ticks received, "
+                <span data-testid="gaps">{gaps}</span>" missing"
+            </p>
             <ul class="cards">
                 <For each=symbols key=|symbol| symbol.clone() let:symbol>
                     <SymbolCard symbol=symbol history=history/>
                 </For>
+            </ul>
+            <h3>"Trades"</h3>
+            <ul class="trades" data-testid="trades">
+                {move || trades.get().into_iter().rev().map(|t| view! {
+                    <li>{format!("{} × {} @ {:.2} (after #{})", t.quantity, t.symbol, t.price, t.seq)}</li>
+                }).collect_view()}
             </ul>
         </section>
     }
@@ -39,7 +67,7 @@ pub(crate) fn TickerPanel(sse: Sse) -> impl IntoView {
 
 /// One symbol's price and sparkline.
 #[component]
-fn SymbolCard(symbol: String, history: Signal<std::collections::VecDeque<Tick>>) -> impl IntoView {
+fn SymbolCard(symbol: String, history: Signal<VecDeque<Tick>>) -> impl IntoView {
     let name = symbol.clone();
     let data_symbol = symbol.clone();
     let prices = Memo::new(move |_| {
@@ -67,9 +95,7 @@ fn SymbolCard(symbol: String, history: Signal<std::collections::VecDeque<Tick>>)
             <svg class="spark" viewBox="0 0 100 30" preserveAspectRatio="none" role="img" aria-label="recent prices">
                 <polyline points=move || prices.with(|p| sparkline(p)) />
             </svg>
-            <span class=move || change_class(change())>
-                {move || format!("{:+.2}%", change())}
-            </span>
+            <span class=move || change_class(change())>{move || format!("{:+.2}%", change())}</span>
         </li>
     }
 }

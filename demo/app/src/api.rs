@@ -1,0 +1,44 @@
+//! Calls to the demo server's JSON API (same origin: trunk's proxy or the server itself).
+
+use gloo_net::http::Request;
+use serde::de::DeserializeOwned;
+
+/// `POST`s `json` to `path`; the answer's body, or what went wrong.
+pub(crate) async fn post(path: &str, json: &serde_json::Value) -> Result<String, String> {
+    let response = Request::post(path)
+        .header("Content-Type", "application/json")
+        .body(json.to_string())
+        .map_err(|e| e.to_string())?
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    if response.ok() {
+        Ok(text)
+    } else {
+        Err(format!("HTTP {status}: {text}"))
+    }
+}
+
+/// `DELETE`s `path`.
+pub(crate) async fn delete(path: &str) -> Result<(), String> {
+    let response = Request::delete(path)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if response.ok() {
+        Ok(())
+    } else {
+        Err(format!("HTTP {}", response.status()))
+    }
+}
+
+/// `GET`s `path` as JSON.
+pub(crate) async fn get<T: DeserializeOwned>(path: &str) -> Result<T, String> {
+    let response = Request::get(path).send().await.map_err(|e| e.to_string())?;
+    if !response.ok() {
+        return Err(format!("HTTP {}", response.status()));
+    }
+    response.json().await.map_err(|e| e.to_string())
+}

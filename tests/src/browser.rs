@@ -108,3 +108,45 @@ pub async fn burst(count: u32) {
         .unwrap_or_else(|error| panic!("cannot reach {url}: {error}"));
     assert!(response.ok(), "{url} answered {}", response.status());
 }
+
+/// Options that reconnect quickly and predictably (no jitter), so that tests do not wait long.
+pub fn quick() -> tidings::SseOptions {
+    tidings::SseOptions::default().reconnect(
+        tidings::ReconnectPolicy::default()
+            .initial_delay(Duration::from_millis(100))
+            .max_delay(Duration::from_millis(400))
+            .jitter(0.0),
+    )
+}
+
+/// The `seq` of every tick `sse` delivers, in order of arrival.
+pub fn tick_seqs(sse: tidings::Sse) -> std::rc::Rc<std::cell::RefCell<Vec<u64>>> {
+    let seqs = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let sink = seqs.clone();
+    sse.on::<demo_events::Tick>(move |tick| sink.borrow_mut().push(tick.seq));
+    seqs
+}
+
+/// Fails the test unless `seqs` count up by one: no tick missing, none repeated.
+pub fn assert_consecutive(seqs: &[u64]) {
+    for pair in seqs.windows(2) {
+        assert_eq!(pair[1], pair[0] + 1, "a tick missing or repeated: {seqs:?}");
+    }
+}
+
+/// Waits for `state` to become [`tidings::ConnectionState::Failed`], and returns why.
+pub async fn failure(
+    state: leptos::prelude::Signal<tidings::ConnectionState>,
+) -> tidings::FailReason {
+    use leptos::prelude::GetUntracked;
+    wait_for(
+        "the failed state",
+        Duration::from_secs(10),
+        || match state.get_untracked() {
+            tidings::ConnectionState::Failed { reason } => Some(reason),
+            _ => None,
+        },
+        || state.get_untracked().to_string(),
+    )
+    .await
+}

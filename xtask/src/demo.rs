@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::process::{self, Service, cargo, tool_path};
+use crate::process::{self, cargo, tool_path};
 
 /// Where the demo server listens: `Trunk.toml`'s proxy points here.
 const API_ADDR: &str = "127.0.0.1:3000";
@@ -28,17 +28,8 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
             .current_dir(&root)
             .args(["build", "-p", "demo-server"]),
     )?;
-    let mut server = std::process::Command::new(root.join("target/debug/demo-server"));
     // Fault injection on: the demo's chaos panel uses it.
-    server
-        .args(["--addr", API_ADDR, "--faults"])
-        .current_dir(&root);
-    std::fs::create_dir_all(root.join("target/xtask")).map_err(|e| e.to_string())?;
-    let server = Service::start(
-        "demo-server",
-        server,
-        &root.join("target/xtask/demo-server.log"),
-    )?;
+    let server = process::start_demo_server("demo-server", &["--addr", API_ADDR, "--faults"])?;
     process::wait_for_http(&server, api, "/api/health", Duration::from_secs(30))?;
 
     println!("== demo: trunk serve (Ctrl-C stops both)");

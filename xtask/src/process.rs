@@ -246,3 +246,22 @@ pub(crate) fn elapsed(since: Instant) -> String {
         format!("{} min {:.0} s", (seconds / 60.0).floor(), seconds % 60.0)
     }
 }
+
+/// Starts the demo server (already built, in `target/debug`) as the service `name`, with `args`;
+/// it logs to `target/xtask/<name>.log`.
+pub(crate) fn start_demo_server(name: &str, args: &[&str]) -> Result<Service, String> {
+    let root = crate::root();
+    let logs = root.join("target/xtask");
+    std::fs::create_dir_all(&logs).map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
+    let mut command = Command::new(root.join("target/debug/demo-server"));
+    command.current_dir(&root).args(args);
+    let file: String = name
+        .chars()
+        .filter_map(|c| match c {
+            'a'..='z' | '0'..='9' | '-' => Some(c),
+            ' ' => Some('-'),
+            _ => None,
+        })
+        .collect();
+    Service::start(name, command, &logs.join(format!("{file}.log")))
+}

@@ -138,8 +138,7 @@ fn browser_tests(root: &Path) -> Result<(), String> {
     let server_addr: SocketAddr = TEST_SERVER.parse().map_err(|e| format!("{e}"))?;
     process::ensure_port_free(server_addr)?;
     process::ensure_port_free(TEST_PAGE.parse().map_err(|e| format!("{e}"))?)?;
-    let server = start_demo_server(
-        root,
+    let server = process::start_demo_server(
         "demo-server (browser tests)",
         &[
             "--addr",
@@ -153,12 +152,16 @@ fn browser_tests(root: &Path) -> Result<(), String> {
     )?;
     process::wait_for_http(&server, server_addr, "/api/health", Duration::from_secs(30))?;
 
-    let geckodriver = process::cargo_bin_dir().join("geckodriver");
+    // The drivers setup checked, found the same way.
+    let chromedriver = process::find_tool("chromedriver")
+        .ok_or("chromedriver is missing: run `cargo xtask setup`")?;
+    let geckodriver = process::find_tool("geckodriver")
+        .ok_or("geckodriver is missing: run `cargo xtask setup`")?;
     let browsers: [(&str, &str, &std::ffi::OsStr, &str); 2] = [
         (
             "Chromium",
             "CHROMEDRIVER",
-            "/usr/bin/chromedriver".as_ref(),
+            chromedriver.as_os_str(),
             "GECKODRIVER",
         ),
         (
@@ -206,8 +209,7 @@ fn e2e_tests(root: &Path) -> Result<(), String> {
     process::ensure_port_free(server_addr)?;
     process::ensure_port_free(driver_addr)?;
     let dist = root.join("dist");
-    let server = start_demo_server(
-        root,
+    let server = process::start_demo_server(
         "demo-server (end-to-end)",
         &[
             "--addr",
@@ -250,15 +252,6 @@ fn e2e_tests(root: &Path) -> Result<(), String> {
     drop(driver);
     drop(server);
     Ok(())
-}
-
-fn start_demo_server(root: &Path, name: &str, args: &[&str]) -> Result<Service, String> {
-    let mut command = Command::new(root.join("target/debug/demo-server"));
-    command.current_dir(root).args(args);
-    let log = root
-        .join("target/xtask")
-        .join(format!("{}.log", name.replace([' ', '(', ')'], "")));
-    Service::start(name, command, &log)
 }
 
 /// The steps run so far, with their times, for the closing summary.

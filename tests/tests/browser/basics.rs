@@ -7,7 +7,7 @@ use std::time::Duration;
 use demo_events::Tick;
 use leptos::prelude::*;
 use tidings::{ConnectionState, use_sse};
-use tidings_tests::browser::{sleep, wait_for, with_owner};
+use tidings_tests::browser::{failure, sleep, wait_for, with_owner};
 use wasm_bindgen_test::wasm_bindgen_test;
 
 use crate::{PATIENCE, url};
@@ -96,16 +96,7 @@ async fn a_missing_stream_fails_instead_of_hanging() {
     with_owner(|| async {
         let sse = use_sse(url("/api/no-such-stream"));
         let state = sse.state();
-        let reason = wait_for(
-            "the failed state",
-            PATIENCE,
-            || match state.get_untracked() {
-                ConnectionState::Failed { reason } => Some(reason),
-                _ => None,
-            },
-            || state.get_untracked().to_string(),
-        )
-        .await;
+        let reason = failure(state).await;
         assert_eq!(
             reason,
             tidings::FailReason::Status {

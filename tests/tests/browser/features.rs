@@ -9,22 +9,12 @@ use demo_events::{Tick, Trade};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use tidings::{
-    ConnectionState, DisconnectReason, PauseReason, ReconnectPolicy, SseOptions, TypedEvent,
-    use_sse, use_sse_with_options,
+    ConnectionState, DisconnectReason, PauseReason, TypedEvent, use_sse, use_sse_with_options,
 };
-use tidings_tests::browser::{burst, clear_faults, fault, sleep, wait_for, with_owner};
+use tidings_tests::browser::{burst, clear_faults, fault, quick, sleep, wait_for, with_owner};
 use wasm_bindgen_test::wasm_bindgen_test;
 
 use crate::{PATIENCE, url};
-
-fn quick() -> SseOptions {
-    SseOptions::default().reconnect(
-        ReconnectPolicy::default()
-            .initial_delay(Duration::from_millis(100))
-            .max_delay(Duration::from_millis(400))
-            .jitter(0.0),
-    )
-}
 
 fn ticks_of(sse: tidings::Sse) -> Rc<RefCell<Vec<Tick>>> {
     let ticks = Rc::new(RefCell::new(Vec::new()));

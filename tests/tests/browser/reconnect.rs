@@ -8,24 +8,17 @@ use demo_events::Tick;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use tidings::{
-    ConnectionState, DisconnectReason, FailReason, ReconnectPolicy, SseOptions, TypedEvent,
-    diagnostics, use_sse, use_sse_with_options,
+    ConnectionState, DisconnectReason, FailReason, TypedEvent, diagnostics, use_sse,
+    use_sse_with_options,
 };
-use tidings_tests::browser::{burst, clear_faults, fault, faults, sleep, wait_for, with_owner};
+use tidings_tests::browser::{
+    assert_consecutive, burst, clear_faults, failure, fault, faults, quick, sleep, tick_seqs,
+    wait_for, with_owner,
+};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{console_log, wasm_bindgen_test};
 
 use crate::{PATIENCE, url};
-
-/// Reconnects quickly and predictably, so that tests do not wait long.
-fn quick() -> SseOptions {
-    SseOptions::default().reconnect(
-        ReconnectPolicy::default()
-            .initial_delay(Duration::from_millis(100))
-            .max_delay(Duration::from_millis(800))
-            .jitter(0.0),
-    )
-}
 
 /// Every state the connection goes through, as seen by an effect.
 fn record_states(state: Signal<ConnectionState>) -> Rc<RefCell<Vec<ConnectionState>>> {
@@ -33,19 +26,6 @@ fn record_states(state: Signal<ConnectionState>) -> Rc<RefCell<Vec<ConnectionSta
     let sink = seen.clone();
     Effect::new(move |_| sink.borrow_mut().push(state.get()));
     seen
-}
-
-fn tick_seqs(sse: tidings::Sse) -> Rc<RefCell<Vec<u64>>> {
-    let seqs = Rc::new(RefCell::new(Vec::new()));
-    let sink = seqs.clone();
-    sse.on::<Tick>(move |tick| sink.borrow_mut().push(tick.seq));
-    seqs
-}
-
-fn assert_consecutive(seqs: &[u64]) {
-    for pair in seqs.windows(2) {
-        assert_eq!(pair[1], pair[0] + 1, "a tick missing or repeated: {seqs:?}");
-    }
 }
 
 #[wasm_bindgen_test]
@@ -122,16 +102,7 @@ async fn fails_for_good(order: (&str, String), expected: FailReason, counter: &s
     with_owner(|| async {
         let sse = use_sse_with_options(url("/api/ticker"), quick());
         let state = sse.state();
-        let reason = wait_for(
-            "the failed state",
-            PATIENCE,
-            || match state.get_untracked() {
-                ConnectionState::Failed { reason } => Some(reason),
-                _ => None,
-            },
-            || state.get_untracked().to_string(),
-        )
-        .await;
+        let reason = failure(state).await;
         assert_eq!(reason, expected);
         // No retry storm: the stream was asked for once, and once more by the probe.
         sleep(Duration::from_millis(600)).await;

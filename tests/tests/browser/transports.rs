@@ -4,38 +4,17 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use demo_events::Tick;
 use leptos::prelude::*;
 use tidings::{
-    ConnectionState, FailReason, FallbackPolicy, FallbackReason, ReconnectPolicy, SseOptions,
-    Transport, TransportMode, use_sse_with_options,
+    ConnectionState, FailReason, FallbackPolicy, FallbackReason, Transport, TransportMode,
+    use_sse_with_options,
 };
-use tidings_tests::browser::{burst, clear_faults, fault, wait_for, with_owner};
+use tidings_tests::browser::{
+    assert_consecutive, burst, clear_faults, failure, fault, quick, tick_seqs, wait_for, with_owner,
+};
 use wasm_bindgen_test::wasm_bindgen_test;
 
 use crate::{PATIENCE, url};
-
-fn quick() -> SseOptions {
-    SseOptions::default().reconnect(
-        ReconnectPolicy::default()
-            .initial_delay(Duration::from_millis(100))
-            .max_delay(Duration::from_millis(400))
-            .jitter(0.0),
-    )
-}
-
-fn seqs_of(sse: tidings::Sse) -> Rc<RefCell<Vec<u64>>> {
-    let seqs = Rc::new(RefCell::new(Vec::new()));
-    let sink = seqs.clone();
-    sse.on::<Tick>(move |tick| sink.borrow_mut().push(tick.seq));
-    seqs
-}
-
-fn assert_consecutive(seqs: &[u64]) {
-    for pair in seqs.windows(2) {
-        assert_eq!(pair[1], pair[0] + 1, "a tick missing or repeated: {seqs:?}");
-    }
-}
 
 #[wasm_bindgen_test]
 async fn headers_method_and_body_reach_the_server_and_headers_are_fresh_on_each_reconnect() {
@@ -94,16 +73,7 @@ async fn fetch_shows_the_status_and_fails_on_401_without_retrying() {
             quick().transport(TransportMode::Fetch),
         );
         let state = sse.state();
-        let reason = wait_for(
-            "the failure",
-            PATIENCE,
-            || match state.get_untracked() {
-                ConnectionState::Failed { reason } => Some(reason),
-                _ => None,
-            },
-            || state.get_untracked().to_string(),
-        )
-        .await;
+        let reason = failure(state).await;
         assert_eq!(
             reason,
             FailReason::Unauthorized {
@@ -120,7 +90,7 @@ async fn fetch_streaming_resumes_exactly_once_across_drops() {
     clear_faults().await;
     with_owner(|| async {
         let sse = use_sse_with_options(url("/api/ticker"), quick().transport(TransportMode::Fetch));
-        let seqs = seqs_of(sse);
+        let seqs = tick_seqs(sse);
         wait_for(
             "ticks",
             PATIENCE,
@@ -157,7 +127,7 @@ async fn polling_alone_delivers_1000_events_in_order() {
             url("/api/firehose"),
             quick().transport(TransportMode::Polling),
         );
-        let seqs = seqs_of(sse);
+        let seqs = tick_seqs(sse);
         let state = sse.state();
         // A long-poll with nothing to return answers only when something comes (or after 25 s):
         // publish once the first poll is at the server.
@@ -194,7 +164,7 @@ async fn a_stalled_stream_falls_back_to_polling_and_streams_again_when_lifted() 
             url("/api/ticker"),
             quick().transport(TransportMode::Auto).fallback(fallback),
         );
-        let seqs = seqs_of(sse);
+        let seqs = tick_seqs(sse);
         let states = Rc::new(RefCell::new(Vec::new()));
         let sink = states.clone();
         let state = sse.state();

@@ -190,12 +190,58 @@ fn deliver(parser: &mut Parser, chunk: &[u8], retry: &mut Option<Duration>, sink
     }
 }
 
-fn parser_from(last_event_id: Option<&str>) -> Parser {
-    let mut parser = Parser::new();
-    if let Some(id) = last_event_id {
-        parser.set_last_event_id(id);
+/// A stream's parsing state, which lasts across the answers of one transport (polling carries
+/// the last event ID from answer to answer).
+struct Reader {
+    parser: Parser,
+    retry: Option<Duration>,
+}
+
+impl Reader {
+    fn new(last_event_id: Option<&str>) -> Self {
+        let mut parser = Parser::new();
+        if let Some(id) = last_event_id {
+            parser.set_last_event_id(id);
+        }
+        Self {
+            parser,
+            retry: None,
+        }
     }
-    parser
+
+    /// Reads `response` to its end, reporting what arrives; `Err` if the read broke.
+    async fn follow(
+        &mut self,
+        response: &Response,
+        alive: &Cell<bool>,
+        sink: &Sink,
+    ) -> Result<(), ()> {
+        read(response, |chunk| {
+            if alive.get() {
+                deliver(&mut self.parser, chunk, &mut self.retry, sink);
+            }
+            alive.get()
+        })
+        .await
+    }
+}
+
+/// Reports `event`, unless the transport was dropped meanwhile.
+fn report(alive: &Cell<bool>, sink: &Sink, event: TransportEvent<'_>) {
+    if alive.get() {
+        sink(event);
+    }
+}
+
+/// Sends `request` to `url` and checks that the answer is an event stream.
+async fn connect(
+    request: &HttpRequest,
+    url: &str,
+    signal: Option<&AbortSignal>,
+) -> Result<Response, Failure> {
+    let response = send(request, url, signal).await?;
+    check(&response).await?;
+    Ok(response)
 }
 
 async fn stream(
@@ -204,30 +250,15 @@ async fn stream(
     signal: Option<AbortSignal>,
     sink: Sink,
 ) {
-    let report = |event: TransportEvent<'_>| {
-        if alive.get() {
-            sink(event);
-        }
-    };
-    let response = match send(&request, &request.url, signal.as_ref()).await {
+    let response = match connect(&request, &request.url, signal.as_ref()).await {
         Ok(response) => response,
-        Err(failure) => return report(TransportEvent::Failed(failure)),
+        Err(failure) => return report(&alive, &sink, TransportEvent::Failed(failure)),
     };
-    if let Err(failure) = check(&response).await {
-        return report(TransportEvent::Failed(failure));
-    }
-    report(TransportEvent::Open);
-    let mut parser = parser_from(request.last_event_id.as_deref());
-    let mut retry = None;
-    let _ = read(&response, |chunk| {
-        if alive.get() {
-            deliver(&mut parser, chunk, &mut retry, &sink);
-        }
-        alive.get()
-    })
-    .await;
+    report(&alive, &sink, TransportEvent::Open);
+    let mut reader = Reader::new(request.last_event_id.as_deref());
+    let _ = reader.follow(&response, &alive, &sink).await;
     // The stream ended (or broke): the server may come back; the machine decides when.
-    report(TransportEvent::Failed(Failure::Network));
+    report(&alive, &sink, TransportEvent::Failed(Failure::Network));
 }
 
 async fn poll(
@@ -237,43 +268,28 @@ async fn poll(
     signal: Option<AbortSignal>,
     sink: Sink,
 ) {
-    let report = |event: TransportEvent<'_>| {
-        if alive.get() {
-            sink(event);
-        }
-    };
-    let mut parser = parser_from(request.last_event_id.as_deref());
-    let mut retry = None;
+    let mut reader = Reader::new(request.last_event_id.as_deref());
     let mut opened = false;
     while alive.get() {
         let this_poll = HttpRequest {
-            last_event_id: Some(parser.last_event_id().to_owned()).filter(|id| !id.is_empty()),
+            last_event_id: Some(reader.parser.last_event_id().to_owned())
+                .filter(|id| !id.is_empty()),
             ..request.clone()
         };
-        let response = match send(&this_poll, &request.url, signal.as_ref()).await {
+        let response = match connect(&this_poll, &request.url, signal.as_ref()).await {
             Ok(response) => response,
-            Err(failure) => return report(TransportEvent::Failed(failure)),
+            Err(failure) => return report(&alive, &sink, TransportEvent::Failed(failure)),
         };
-        if let Err(failure) = check(&response).await {
-            return report(TransportEvent::Failed(failure));
-        }
         if !opened {
             opened = true;
-            report(TransportEvent::Open);
+            report(&alive, &sink, TransportEvent::Open);
         }
-        let complete = read(&response, |chunk| {
-            if alive.get() {
-                deliver(&mut parser, chunk, &mut retry, &sink);
-            }
-            alive.get()
-        })
-        .await;
-        if complete.is_err() {
-            return report(TransportEvent::Failed(Failure::Network));
+        if reader.follow(&response, &alive, &sink).await.is_err() {
+            return report(&alive, &sink, TransportEvent::Failed(Failure::Network));
         }
         // Each answer is a whole stream: a half event at its end is dropped, as the standard says.
-        parser.end_of_stream();
-        let wait = retry.map_or(interval, |retry| retry.max(interval));
+        reader.parser.end_of_stream();
+        let wait = reader.retry.map_or(interval, |retry| retry.max(interval));
         if !wait.is_zero() {
             gloo_timers::future::sleep(wait).await;
         }

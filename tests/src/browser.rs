@@ -96,8 +96,9 @@ pub async fn faults() -> serde_json::Value {
         .expect("JSON")
 }
 
-/// Publishes `count` events at once on the test server's firehose.
-pub async fn burst(count: u32) {
+/// Publishes `count` events at once on the test server's firehose, and returns the ID to resume
+/// after to get exactly them.
+pub async fn burst(count: u32) -> String {
     let url = format!("{}/api/firehose", crate::TEST_SERVER);
     let response = gloo_net::http::Request::post(&url)
         .header("Content-Type", "application/json")
@@ -107,6 +108,11 @@ pub async fn burst(count: u32) {
         .await
         .unwrap_or_else(|error| panic!("cannot reach {url}: {error}"));
     assert!(response.ok(), "{url} answered {}", response.status());
+    let answer: serde_json::Value = response.json().await.expect("JSON");
+    answer["after"]
+        .as_str()
+        .expect("the marker's ID")
+        .to_owned()
 }
 
 /// Options that reconnect quickly and predictably (no jitter), so that tests do not wait long.

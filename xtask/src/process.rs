@@ -247,13 +247,18 @@ pub(crate) fn elapsed(since: Instant) -> String {
     }
 }
 
-/// Starts the demo server (already built, in `target/debug`) as the service `name`, with `args`;
-/// it logs to `target/xtask/<name>.log`.
+/// Starts the demo server (already built, in `target/debug`) as the service `name`, with `args`.
 pub(crate) fn start_demo_server(name: &str, args: &[&str]) -> Result<Service, String> {
+    start_server(&crate::root().join("target/debug/demo-server"), name, args)
+}
+
+/// Starts the server `binary` as the service `name`, with `args`; it logs to
+/// `target/xtask/<name>.log`.
+pub(crate) fn start_server(binary: &Path, name: &str, args: &[&str]) -> Result<Service, String> {
     let root = crate::root();
     let logs = root.join("target/xtask");
     std::fs::create_dir_all(&logs).map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
-    let mut command = Command::new(root.join("target/debug/demo-server"));
+    let mut command = Command::new(binary);
     command.current_dir(&root).args(args);
     let file: String = name
         .chars()

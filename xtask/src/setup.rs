@@ -15,6 +15,8 @@ const TRUNK: &str = "0.21.14";
 const GECKODRIVER: &str = "0.37.1";
 /// binaryen's wasm-opt from npm (package.json); Debian's is too old and breaks release builds.
 const WASM_OPT_VERSION: &str = "version 132";
+/// The npm peer of the browser benchmark (package.json); 3.x ships a single-file module.
+const EVENTSOURCE_PARSER: &str = "3.1.1";
 /// Debian's packages for the browser tests.
 const APT_PACKAGES: [&str; 3] = ["chromium", "chromium-driver", "firefox-esr"];
 
@@ -54,7 +56,7 @@ const PIECES: [Piece; 6] = [
         install: || cargo_install(&["--locked", "geckodriver", "--version", GECKODRIVER]),
     },
     Piece {
-        name: "wasm-opt (npm binaryen)",
+        name: "npm: wasm-opt, eventsource-parser",
         check: check_wasm_opt,
         install: || {
             process::run(
@@ -130,12 +132,23 @@ fn check_version(program: &str, expected: &str) -> Result<String, String> {
 }
 
 fn check_wasm_opt() -> Result<String, String> {
-    let wasm_opt = crate::root().join("node_modules/.bin/wasm-opt");
-    match output_line(&wasm_opt, &["--version"]) {
-        Some(line) if line.contains(WASM_OPT_VERSION) => Ok(line),
-        Some(line) => Err(format!("found {line}, want {WASM_OPT_VERSION}")),
-        None => Err("missing".into()),
+    let root = crate::root();
+    let wasm_opt = match output_line(root.join("node_modules/.bin/wasm-opt"), &["--version"]) {
+        Some(line) if line.contains(WASM_OPT_VERSION) => line,
+        Some(line) => return Err(format!("found {line}, want {WASM_OPT_VERSION}")),
+        None => return Err("missing".into()),
+    };
+    // The browser benchmark's JavaScript peer comes from npm too.
+    let manifest =
+        std::fs::read_to_string(root.join("node_modules/eventsource-parser/package.json"))
+            .map_err(|_| "eventsource-parser missing".to_owned())?;
+    let wanted = format!("\"version\": \"{EVENTSOURCE_PARSER}\"");
+    if !manifest.contains(&wanted) {
+        return Err(format!("eventsource-parser is not {EVENTSOURCE_PARSER}"));
     }
+    Ok(format!(
+        "{wasm_opt}; eventsource-parser {EVENTSOURCE_PARSER}"
+    ))
 }
 
 fn check_browsers() -> Result<String, String> {

@@ -67,6 +67,8 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
         )
     })?;
     steps.run("clippy (wasm32)", || {
+        // The browser benchmark's JavaScript peer is read at compile time: make it first.
+        crate::bench::assemble_fetch_peer(&root)?;
         let mut command = cargo();
         command
             .current_dir(&root)

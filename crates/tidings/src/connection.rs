@@ -40,6 +40,10 @@ pub(crate) struct Connection {
     last_event_id: RefCell<Option<String>>,
     url: RefCell<String>,
     subscribers: RefCell<HashMap<String, Vec<(u64, Handler)>>>,
+    /// Per event type, the subscribers as of the last change: see [`Connection::handlers_of`].
+    snapshots: RefCell<HashMap<String, Rc<[Handler]>>>,
+    /// Pending while a changed last event ID is yet to be shown to the signals.
+    id_publisher: RefCell<Option<Timeout>>,
     next_subscriber: Cell<u64>,
     machine: RefCell<Machine>,
     chooser: RefCell<Chooser>,
@@ -76,6 +80,8 @@ impl Connection {
             outputs: RefCell::new(Vec::new()),
             url: RefCell::new(String::new()),
             subscribers: RefCell::new(HashMap::new()),
+            snapshots: RefCell::new(HashMap::new()),
+            id_publisher: RefCell::new(None),
             next_subscriber: Cell::new(0),
             machine: RefCell::new(machine),
             chooser: RefCell::new(chooser),
@@ -129,6 +135,7 @@ impl Connection {
             .entry(event_type.to_owned())
             .or_default()
             .push((key, handler));
+        self.snapshots.borrow_mut().remove(event_type);
         if let Some(Active::EventSource(transport)) = self.transport.borrow().as_ref() {
             transport.listen(event_type);
         }
@@ -140,6 +147,7 @@ impl Connection {
         for handlers in self.subscribers.borrow_mut().values_mut() {
             handlers.retain(|(k, _)| *k != key);
         }
+        self.snapshots.borrow_mut().clear();
     }
 
     /// Connects to `url` (closing any current connection); an empty URL just disconnects.
@@ -179,6 +187,7 @@ impl Connection {
         drop(self.timer.borrow_mut().take());
         drop(self.watchdog.borrow_mut().take());
         drop(self.switch_timer.borrow_mut().take());
+        drop(self.id_publisher.borrow_mut().take());
         self.browser_listeners.borrow_mut().clear();
     }
 
@@ -360,20 +369,55 @@ impl Connection {
     }
 
     fn deliver(&self, event_type: &str, data: &str, last_event_id: &str) {
-        let id = (!last_event_id.is_empty()).then(|| last_event_id.to_owned());
-        if *self.last_event_id.borrow() != id {
-            self.last_event_id.replace(id.clone());
+        if self.last_event_id.borrow().as_deref().unwrap_or_default() != last_event_id {
+            // Exact at every event (reconnects resume from it); shown to the signals once per
+            // burst, from a zero-delay timer, rather than at every event (a microtask would run
+            // after each EventSource event: each is a task of its own).
+            self.last_event_id
+                .replace((!last_event_id.is_empty()).then(|| last_event_id.to_owned()));
+            // Kept at once when asked: a reload right after must not replay this event.
             if let Some(key) = &self.options.persist_key {
-                store_id(key, id.as_deref());
+                store_id(key, Some(last_event_id).filter(|id| !id.is_empty()));
             }
-            let outputs: Vec<Outputs> = self.outputs.borrow().iter().map(|(_, o)| *o).collect();
-            for output in outputs {
-                // A user whose component is gone has disposed signals: skip it.
+            if self.id_publisher.borrow().is_none() {
+                let this = self.this.clone();
+                let timer = Timeout::new(0, move || {
+                    if let Some(connection) = this.upgrade() {
+                        connection.publish_last_event_id();
+                    }
+                });
+                *self.id_publisher.borrow_mut() = Some(timer);
+            }
+        }
+        for handler in self.handlers_of(event_type).iter() {
+            handler(data, last_event_id);
+        }
+    }
+
+    /// Shows the last event ID to every user's signal.
+    fn publish_last_event_id(&self) {
+        drop(self.id_publisher.borrow_mut().take());
+        let id = self.last_event_id.borrow().clone();
+        let outputs: Vec<Outputs> = self.outputs.borrow().iter().map(|(_, o)| *o).collect();
+        for output in outputs {
+            // A user whose component is gone has disposed signals: skip it.
+            if output
+                .last_event_id
+                .try_with_untracked(|current| *current != id)
+                == Some(true)
+            {
                 let _ = output.last_event_id.try_set(id.clone());
             }
         }
-        // Cloned out, so that a subscriber may subscribe or close without finding it borrowed.
-        let handlers: Vec<Handler> = self
+    }
+
+    /// The subscribers of `event_type`, as a snapshot that stays valid while they run (a
+    /// subscriber may subscribe or close); rebuilt only when the subscriptions change.
+    fn handlers_of(&self, event_type: &str) -> Rc<[Handler]> {
+        if let Some(handlers) = self.snapshots.borrow().get(event_type) {
+            return handlers.clone();
+        }
+        let handlers: Rc<[Handler]> = self
             .subscribers
             .borrow()
             .get(event_type)
@@ -383,10 +427,11 @@ impl Connection {
                     .map(|(_, handler)| handler.clone())
                     .collect()
             })
-            .unwrap_or_default();
-        for handler in handlers {
-            handler(data, last_event_id);
-        }
+            .unwrap_or_else(|| Rc::from(Vec::new()));
+        self.snapshots
+            .borrow_mut()
+            .insert(event_type.to_owned(), handlers.clone());
+        handlers
     }
 
     /// Shows `state` to every user.

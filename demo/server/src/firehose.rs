@@ -1,5 +1,7 @@
 //! The firehose, for tests and benchmarks (with `--faults` only): `POST /api/firehose`
-//! `{"count":N}` publishes N `tick` events at once (symbol `FIRE`, `seq` counting up), and
+//! `{"count":N}` publishes a `marker` event and then N `tick` events at once (symbol `FIRE`, `seq`
+//! counting up), answering `{"first","count","after"}` where `after` is the marker's ID (resume
+//! after it to replay exactly the burst); and
 //! `GET /api/firehose` streams them, `/api/firehose/poll` polls them.
 
 use axum::extract::{Query, State};
@@ -35,6 +37,8 @@ async fn burst(State(state): State<AppState>, Json(request): Json<Burst>) -> Res
         return (StatusCode::NOT_FOUND, "the firehose needs --faults").into_response();
     }
     let count = request.count.min(1_000_000);
+    // A marker before the burst: a client that resumes after it replays exactly the burst.
+    let after = state.firehose.publish_data(Some("marker"), "");
     let first = SEQ.fetch_add(u64::from(count), Ordering::Relaxed) + 1;
     for seq in first..first + u64::from(count) {
         let tick = Tick {
@@ -46,7 +50,7 @@ async fn burst(State(state): State<AppState>, Json(request): Json<Burst>) -> Res
             return (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response();
         }
     }
-    Json(serde_json::json!({"first": first, "count": count})).into_response()
+    Json(serde_json::json!({"first": first, "count": count, "after": after})).into_response()
 }
 
 async fn stream(

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::process::{self, cargo, tool_path};
+use crate::process::{self, tool_path};
 
 /// Where the demo server listens: `Trunk.toml`'s proxy points here.
 const API_ADDR: &str = "127.0.0.1:3000";
@@ -22,12 +22,7 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
     process::ensure_port_free("127.0.0.1:8080".parse().map_err(|e| format!("{e}"))?)?;
 
     println!("== demo: building the demo server");
-    process::run(
-        "build demo-server",
-        cargo()
-            .current_dir(&root)
-            .args(["build", "-p", "demo-server"]),
-    )?;
+    process::build_demo_server()?;
     // Fault injection on: the demo's chaos panel uses it.
     let server = process::start_demo_server("demo-server", &["--addr", API_ADDR, "--faults"])?;
     process::wait_for_http(&server, api, "/api/health", Duration::from_secs(30))?;

@@ -270,3 +270,13 @@ pub(crate) fn start_server(binary: &Path, name: &str, args: &[&str]) -> Result<S
         .collect();
     Service::start(name, command, &logs.join(format!("{file}.log")))
 }
+
+/// Builds the demo server (debug), for [`start_demo_server`].
+pub(crate) fn build_demo_server() -> Result<(), String> {
+    run(
+        "build demo-server",
+        cargo()
+            .current_dir(crate::root())
+            .args(["build", "-p", "demo-server"]),
+    )
+}

@@ -60,6 +60,7 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
                 "tidings",
                 "--features",
                 "ssr",
+                "--all-targets",
                 "--",
                 "-D",
                 "warnings",
@@ -111,15 +112,23 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
         )
     })?;
     steps.run("native tests", || {
-        process::run("native tests", cargo().current_dir(&root).arg("test"))
+        process::run("native tests", cargo().current_dir(&root).arg("test"))?;
+        // Server-side rendering: the test only exists with the feature on.
+        process::run(
+            "server-side rendering",
+            cargo().current_dir(&root).args([
+                "test",
+                "-p",
+                "tidings",
+                "--features",
+                "ssr",
+                "--test",
+                "ssr",
+            ]),
+        )
     })?;
     steps.run("build demo server and app", || {
-        process::run(
-            "build demo-server",
-            cargo()
-                .current_dir(&root)
-                .args(["build", "-p", "demo-server"]),
-        )?;
+        process::build_demo_server()?;
         process::run(
             "trunk build --release",
             Command::new("trunk")

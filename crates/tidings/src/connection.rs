@@ -56,6 +56,8 @@ pub(crate) struct Connection {
     generation: Cell<u64>,
     timer: RefCell<Option<Timeout>>,
     watchdog: RefCell<Option<Timeout>>,
+    /// When the transport last showed life (opened, or brought bytes), in milliseconds.
+    last_activity: Cell<f64>,
     /// online/offline and visibility listeners, added on the first connection.
     browser_listeners: RefCell<Vec<EventListener>>,
 }
@@ -91,6 +93,7 @@ impl Connection {
             generation: Cell::new(0),
             timer: RefCell::new(None),
             watchdog: RefCell::new(None),
+            last_activity: Cell::new(0.0),
             browser_listeners: RefCell::new(Vec::new()),
         })
     }
@@ -321,12 +324,12 @@ impl Connection {
                 data,
                 last_event_id,
             } => {
-                self.arm_watchdog();
+                self.last_activity.set(crate::now_millis());
                 self.chooser.borrow_mut().active(self.kind.get());
                 self.deliver(event_type, data, last_event_id);
             }
             TransportEvent::Activity => {
-                self.arm_watchdog();
+                self.last_activity.set(crate::now_millis());
                 self.chooser.borrow_mut().active(self.kind.get());
             }
             TransportEvent::Retry(delay) => self.feed(Input::ServerRetry(delay)),
@@ -445,15 +448,32 @@ impl Connection {
     }
 
     /// (Re)starts the stale-connection watchdog, if one is configured.
+    ///
+    /// Events only note their time (`last_activity`): one timer per period, not one per event,
+    /// checks it when it fires, and either declares the stream stalled or waits out the rest.
     fn arm_watchdog(&self) {
+        self.last_activity.set(crate::now_millis());
         let stall_after = self.chooser.borrow().stall_after(self.kind.get());
         let Some(stale_after) = self.options.stale_after.or(stall_after) else {
             return;
         };
+        self.watch_for(stale_after, millis(stale_after));
+    }
+
+    /// Checks for silence in `delay` milliseconds.
+    fn watch_for(&self, stale_after: std::time::Duration, delay: u32) {
         let this = self.this.clone();
-        let watchdog = Timeout::new(millis(stale_after), move || {
-            if let Some(connection) = this.upgrade() {
+        let watchdog = Timeout::new(delay, move || {
+            let Some(connection) = this.upgrade() else {
+                return;
+            };
+            let quiet = crate::now_millis() - connection.last_activity.get();
+            let limit = stale_after.as_secs_f64() * 1000.0;
+            if quiet >= limit {
                 connection.fail(Failure::Stalled);
+            } else {
+                // Something arrived meanwhile: wait out the rest of the period after it.
+                connection.watch_for(stale_after, (limit - quiet).ceil().max(1.0) as u32);
             }
         });
         *self.watchdog.borrow_mut() = Some(watchdog);

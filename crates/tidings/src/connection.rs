@@ -29,6 +29,7 @@ pub(crate) type Handler = Rc<dyn Fn(&str, &str)>;
 pub(crate) struct Outputs {
     pub(crate) state: RwSignal<ConnectionState>,
     pub(crate) last_event_id: RwSignal<Option<String>>,
+    pub(crate) stream_error: RwSignal<Option<tidings_wire::ParseError>>,
 }
 
 pub(crate) struct Connection {
@@ -245,6 +246,7 @@ impl Connection {
                 EventSourceTransport::open(
                     &self.resume_url(),
                     self.options.with_credentials,
+                    self.options.max_event_size,
                     event_types.iter().map(String::as_str),
                     sink,
                 )
@@ -286,6 +288,7 @@ impl Connection {
             options: self.options.request.clone(),
             with_credentials: self.options.with_credentials,
             last_event_id: self.last_event_id.borrow().clone(),
+            max_event_size: self.options.max_event_size,
         }
     }
 
@@ -327,6 +330,15 @@ impl Connection {
                 self.last_activity.set(crate::now_millis());
                 self.chooser.borrow_mut().active(self.kind.get());
                 self.deliver(event_type, data, last_event_id);
+            }
+            TransportEvent::Skipped {
+                error,
+                last_event_id,
+            } => {
+                self.last_activity.set(crate::now_millis());
+                leptos::logging::warn!("tidings: {error}");
+                self.note_last_event_id(last_event_id);
+                self.publish_stream_error(&error);
             }
             TransportEvent::Activity => {
                 self.last_activity.set(crate::now_millis());
@@ -372,6 +384,23 @@ impl Connection {
     }
 
     fn deliver(&self, event_type: &str, data: &str, last_event_id: &str) {
+        self.note_last_event_id(last_event_id);
+        for handler in self.handlers_of(event_type).iter() {
+            handler(data, last_event_id);
+        }
+    }
+
+    /// Shows a skipped event's error to every user's signal.
+    fn publish_stream_error(&self, error: &tidings_wire::ParseError) {
+        let outputs: Vec<Outputs> = self.outputs.borrow().iter().map(|(_, o)| *o).collect();
+        for output in outputs {
+            // A user whose component is gone has disposed signals: skip it.
+            let _ = output.stream_error.try_set(Some(error.clone()));
+        }
+    }
+
+    /// Remembers `last_event_id` as the ID to resume from.
+    fn note_last_event_id(&self, last_event_id: &str) {
         if self.last_event_id.borrow().as_deref().unwrap_or_default() != last_event_id {
             // Exact at every event (reconnects resume from it); shown to the signals once per
             // burst, from a zero-delay timer, rather than at every event (a microtask would run
@@ -391,9 +420,6 @@ impl Connection {
                 });
                 *self.id_publisher.borrow_mut() = Some(timer);
             }
-        }
-        for handler in self.handlers_of(event_type).iter() {
-            handler(data, last_event_id);
         }
     }
 

@@ -186,6 +186,7 @@ pub fn use_sse_with_options(url: impl Into<Signal<String>>, options: SseOptions)
     let outputs = Outputs {
         state: RwSignal::new(ConnectionState::Idle),
         last_event_id: RwSignal::new(options.last_event_id.clone()),
+        stream_error: RwSignal::new(None),
     };
     let sse = Sse {
         outputs,
@@ -232,6 +233,12 @@ impl Sse {
     #[must_use]
     pub fn decode_error(&self) -> Signal<Option<ArcDecodeError>> {
         self.decode_error.into()
+    }
+
+    /// The latest problem with the stream itself that did not end it: an event larger than
+    /// [`SseOptions::max_event_size`] was skipped. The stream goes on past it.
+    pub fn stream_error(&self) -> Signal<Option<wire::ParseError>> {
+        self.outputs.stream_error.into()
     }
 
     /// The latest error decoding an event of type `T`, if any: see [`Sse::decode_error`].

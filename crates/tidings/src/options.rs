@@ -167,6 +167,7 @@ pub struct SseOptions {
     pub(crate) poll_url: Option<String>,
     pub(crate) poll_interval: Duration,
     pub(crate) fallback: FallbackPolicy,
+    pub(crate) max_event_size: usize,
 }
 
 impl Default for SseOptions {
@@ -184,6 +185,7 @@ impl Default for SseOptions {
             poll_url: None,
             poll_interval: Duration::from_millis(100),
             fallback: FallbackPolicy::default(),
+            max_event_size: tidings_wire::DEFAULT_MAX_EVENT_SIZE,
         }
     }
 }
@@ -203,6 +205,7 @@ impl fmt::Debug for SseOptions {
             .field("poll_url", &self.poll_url)
             .field("poll_interval", &self.poll_interval)
             .field("fallback", &self.fallback)
+            .field("max_event_size", &self.max_event_size)
             .finish()
     }
 }
@@ -222,6 +225,7 @@ impl PartialEq for SseOptions {
             && self.poll_url == other.poll_url
             && self.poll_interval == other.poll_interval
             && self.fallback == other.fallback
+            && self.max_event_size == other.max_event_size
             && match (&self.on_give_up, &other.on_give_up) {
                 (None, None) => true,
                 (Some(a), Some(b)) => Rc::ptr_eq(a, b),
@@ -264,6 +268,19 @@ impl SseOptions {
     /// events.
     pub fn stale_after(mut self, after: Option<Duration>) -> Self {
         self.stale_after = after;
+        self
+    }
+
+    /// The largest event accepted, in bytes of data (default 1 MiB). A larger event is skipped
+    /// and reported by [`Sse::stream_error`](crate::Sse::stream_error); the stream goes on, and
+    /// its ID still counts for resuming, so it is not asked for again.
+    ///
+    /// With the fetch and polling transports this also bounds memory: the event is never
+    /// buffered, nor is a line that never ends. The browser's `EventSource` buffers an event
+    /// before the page sees it, so with that transport the limit only keeps it from the
+    /// subscribers.
+    pub fn max_event_size(mut self, bytes: usize) -> Self {
+        self.max_event_size = bytes;
         self
     }
 

@@ -5,7 +5,7 @@
 //! | --- | --- |
 //! | `GET /api/faults` | the faults in force, as JSON |
 //! | `POST /api/faults/drop` | every open stream ends now (clients see a dropped connection) |
-//! | `POST /api/faults/fail` `{"count":N,"status":S}` | the next N stream requests get status S |
+//! | `POST /api/faults/fail` `{"count":N,"status":S,"retry_after":R}` | the next N stream requests get status S (default 503), with `Retry-After: R` if given |
 //! | `POST /api/faults/wrong-content-type` `{"count":N}` | the next N get `200 text/plain` |
 //! | `POST /api/faults/stall` `{"on":true}` | new streams send their headers, then nothing (as behind a buffering proxy) |
 //! | `POST /api/faults/slow` `{"delay_ms":D}` | new streams wait D ms before each write |
@@ -33,6 +33,8 @@ pub struct FaultState {
     pub fail_next: u32,
     /// The status they fail with.
     pub fail_status: u16,
+    /// The `Retry-After` they carry, in seconds (none if `None`).
+    pub fail_retry_after: Option<u32>,
     /// Stream requests still to answer with the wrong content type.
     pub wrong_type_next: u32,
     /// Whether new streams stall.
@@ -86,7 +88,13 @@ impl Faults {
             state.fail_next -= 1;
             let status =
                 StatusCode::from_u16(state.fail_status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            return Verdict::Refuse((status, "injected failure").into_response());
+            let mut response = (status, "injected failure").into_response();
+            if let Some(seconds) = state.fail_retry_after {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+            }
+            return Verdict::Refuse(response);
         }
         if state.wrong_type_next > 0 {
             state.wrong_type_next -= 1;
@@ -184,6 +192,8 @@ struct Fail {
     count: u32,
     #[serde(default = "service_unavailable")]
     status: u16,
+    #[serde(default)]
+    retry_after: Option<u32>,
 }
 
 fn service_unavailable() -> u16 {
@@ -198,6 +208,7 @@ async fn fail(State(state): State<AppState>, Json(order): Json<Fail>) -> Answer 
     let mut fault = faults.lock();
     fault.fail_next = order.count;
     fault.fail_status = order.status;
+    fault.fail_retry_after = order.retry_after;
     Ok(Json(fault.clone()))
 }
 

@@ -9,6 +9,7 @@
 //! | `POST /api/jobs`; `GET /api/jobs/{id}`, `/api/jobs/{id}/poll` | `progress` to `done`, then `204` |
 //! | `/api/faults/...` | fault injection, with `--faults` only: see [`faults`] |
 //! | `GET/POST /api/echo` | one event describing the request, then the end, with `--faults` only: see [`echo`] |
+//! | `GET /api/hostile/{kind}` | broken and hostile streams, with `--faults` only: see [`hostile`] |
 //! | `GET/POST /api/firehose`, `/api/firehose/poll` | bursts of `tick` events on demand, with `--faults` only: see [`firehose`] |
 //!
 //! Every stream resumes from `Last-Event-ID` (header or `lastEventId` query parameter) through
@@ -21,6 +22,7 @@ pub mod config;
 pub mod echo;
 pub mod faults;
 pub mod firehose;
+pub mod hostile;
 pub mod jobs;
 pub mod notifications;
 pub mod streams;
@@ -120,6 +122,7 @@ pub fn app(config: &Config) -> (Router, Closer) {
         .nest("/faults", faults::routes())
         .nest("/firehose", firehose::routes())
         .nest("/echo", echo::routes())
+        .nest("/hostile", hostile::routes())
         .with_state(state);
     let mut app = Router::new().nest("/api", api);
     if let Some(dist) = &config.dist {

@@ -4,6 +4,7 @@
 
 mod basics;
 mod features;
+mod hostile;
 mod reconnect;
 mod transports;
 

@@ -19,6 +19,8 @@ type Listener = Closure<dyn FnMut(MessageEvent)>;
 pub(crate) struct EventSourceTransport {
     source: EventSource,
     sink: Sink,
+    /// The largest event passed on, in bytes.
+    max_event_size: usize,
     /// Set as `onopen`; held so that it lives as long as the source can call it.
     _on_open: Closure<dyn FnMut(web_sys::Event)>,
     /// Set as `onerror`; held likewise.
@@ -34,6 +36,7 @@ impl EventSourceTransport {
     pub(crate) fn open<'t>(
         url: &str,
         with_credentials: bool,
+        max_event_size: usize,
         event_types: impl IntoIterator<Item = &'t str>,
         sink: Sink,
     ) -> Result<Self, String> {
@@ -68,6 +71,7 @@ impl EventSourceTransport {
         let transport = Self {
             source,
             sink,
+            max_event_size,
             _on_open: on_open,
             _on_error: on_error,
             listeners: RefCell::new(Vec::new()),
@@ -86,13 +90,23 @@ impl EventSourceTransport {
         }
         let sink = self.sink.clone();
         let name = event_type.to_owned();
+        let limit = self.max_event_size;
         let listener = Listener::new(move |event: MessageEvent| {
             let data = event.data().as_string().unwrap_or_default();
-            sink(TransportEvent::Message {
-                event_type: &name,
-                data: &data,
-                last_event_id: &event.last_event_id(),
-            });
+            let last_event_id = event.last_event_id();
+            if data.len() > limit {
+                // The browser has buffered it already; it still goes no further.
+                sink(TransportEvent::Skipped {
+                    error: tidings_wire::ParseError::EventTooLarge { limit },
+                    last_event_id: &last_event_id,
+                });
+            } else {
+                sink(TransportEvent::Message {
+                    event_type: &name,
+                    data: &data,
+                    last_event_id: &last_event_id,
+                });
+            }
         });
         // Adding a listener only fails for a non-callable listener, which this is not.
         let _ = self

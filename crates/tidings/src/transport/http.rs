@@ -35,6 +35,8 @@ pub(crate) struct HttpRequest {
     pub(crate) options: RequestOptions,
     pub(crate) with_credentials: bool,
     pub(crate) last_event_id: Option<String>,
+    /// The largest event accepted, in bytes.
+    pub(crate) max_event_size: usize,
 }
 
 /// A running fetch-based transport: dropping it aborts the request.
@@ -174,14 +176,23 @@ async fn read(response: &Response, mut on_chunk: impl FnMut(&[u8]) -> bool) -> R
 /// Feeds `chunk` to `parser`, reporting events, activity and `retry:` changes.
 fn deliver(parser: &mut Parser, chunk: &[u8], retry: &mut Option<Duration>, sink: &Sink) {
     sink(TransportEvent::Activity);
+    let mut skipped = None;
     parser.feed(chunk, |event| match event {
         Ok(event) => sink(TransportEvent::Message {
             event_type: event.event_type,
             data: event.data,
             last_event_id: event.last_event_id,
         }),
-        Err(error) => leptos::logging::warn!("tidings: {error}"),
+        Err(error) => skipped = Some(error),
     });
+    if let Some(error) = skipped {
+        // The parser's ID is the last dispatched block's (never one still arriving), so resuming
+        // from it skips nothing unseen.
+        sink(TransportEvent::Skipped {
+            error,
+            last_event_id: parser.last_event_id(),
+        });
+    }
     if parser.retry() != *retry {
         *retry = parser.retry();
         if let Some(delay) = *retry {
@@ -198,8 +209,8 @@ struct Reader {
 }
 
 impl Reader {
-    fn new(last_event_id: Option<&str>) -> Self {
-        let mut parser = Parser::new();
+    fn new(last_event_id: Option<&str>, max_event_size: usize) -> Self {
+        let mut parser = Parser::with_max_event_size(max_event_size);
         if let Some(id) = last_event_id {
             parser.set_last_event_id(id);
         }
@@ -255,7 +266,7 @@ async fn stream(
         Err(failure) => return report(&alive, &sink, TransportEvent::Failed(failure)),
     };
     report(&alive, &sink, TransportEvent::Open);
-    let mut reader = Reader::new(request.last_event_id.as_deref());
+    let mut reader = Reader::new(request.last_event_id.as_deref(), request.max_event_size);
     let _ = reader.follow(&response, &alive, &sink).await;
     // The stream ended (or broke): the server may come back; the machine decides when.
     report(&alive, &sink, TransportEvent::Failed(Failure::Network));
@@ -268,7 +279,7 @@ async fn poll(
     signal: Option<AbortSignal>,
     sink: Sink,
 ) {
-    let mut reader = Reader::new(request.last_event_id.as_deref());
+    let mut reader = Reader::new(request.last_event_id.as_deref(), request.max_event_size);
     let mut opened = false;
     while alive.get() {
         let this_poll = HttpRequest {

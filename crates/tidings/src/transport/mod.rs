@@ -32,6 +32,12 @@ pub(crate) enum TransportEvent<'a> {
     },
     /// Bytes arrived (events or keep-alives): the connection is alive.
     Activity,
+    /// An event was skipped (it was larger than the limit); the stream goes on. `last_event_id`
+    /// is the ID to resume from now, past the skipped event.
+    Skipped {
+        error: tidings_wire::ParseError,
+        last_event_id: &'a str,
+    },
     /// The server asked for this reconnection time.
     Retry(std::time::Duration),
     /// The transport failed, and knows why.

@@ -5,6 +5,8 @@
 
 #[cfg(target_arch = "wasm32")]
 pub mod browser;
+#[cfg(target_arch = "wasm32")]
+pub mod proof;
 
 /// The demo server the browser tests talk to, fixed when they are compiled: `cargo xtask test`
 /// sets `TIDINGS_TEST_SERVER` and starts the server there.

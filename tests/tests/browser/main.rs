@@ -3,6 +3,7 @@
 #![cfg(target_arch = "wasm32")]
 
 mod basics;
+mod chaos;
 mod features;
 mod hostile;
 mod reconnect;

@@ -22,3 +22,25 @@ export function native_event_source(url, n) {
     };
   });
 }
+
+// The latency peer: the browser's EventSource, one listener, JSON.parse per event. Resolves
+// with each of the first n ticks' delay from publish (its `price`, in milliseconds since the
+// Unix epoch) to the listener, in milliseconds.
+export function native_latency(url, n) {
+  return new Promise((resolve, reject) => {
+    const delays = new Float64Array(n);
+    let count = 0;
+    const source = new EventSource(url);
+    source.addEventListener("tick", (event) => {
+      delays[count] = performance.timeOrigin + performance.now() - JSON.parse(event.data).price;
+      if (++count === n) {
+        source.close();
+        resolve(delays);
+      }
+    });
+    source.onerror = () => {
+      source.close();
+      reject(new Error(`EventSource failed after ${count} events`));
+    };
+  });
+}

@@ -215,8 +215,8 @@ pub struct Sample {
     pub wasm: f64,
     /// JavaScript heap in use, in bytes, where the browser tells.
     pub heap: Option<f64>,
-    /// tidings' live transports, event listeners and connections.
-    pub live: (usize, usize, usize),
+    /// tidings' live transports, event listeners, connections and background tasks.
+    pub live: (usize, usize, usize, usize),
 }
 
 impl Sample {
@@ -231,6 +231,7 @@ impl Sample {
                 diagnostics::live_transports(),
                 diagnostics::live_listeners(),
                 diagnostics::live_connections(),
+                diagnostics::live_tasks(),
             ),
         }
     }
@@ -242,13 +243,14 @@ impl Sample {
             |heap| format!("{:.2}", heap / 1048576.0),
         );
         format!(
-            "| {:.0} s | {} | {:.2} | {heap} | {} / {} / {} |",
+            "| {:.0} s | {} | {:.2} | {heap} | {} / {} / {} / {} |",
             self.seconds,
             self.events,
             self.wasm / 1048576.0,
             self.live.0,
             self.live.1,
-            self.live.2
+            self.live.2,
+            self.live.3
         )
     }
 }
@@ -323,13 +325,14 @@ pub async fn reconnect_cycles(mode: TransportMode, cycles: u32, every: u32) -> V
         let url = format!("{TEST_SERVER}/api/ticker");
         let sse = use_sse_with_options(url, quick().transport(mode));
         let _latest = sse.latest::<demo_events::Tick>();
+        let state = sse.state();
         let start = js_sys::Date::now();
         for cycle in 0..=cycles {
             wait_for(
                 "the stream to open",
                 Duration::from_secs(10),
-                || sse.state().get_untracked().is_open().then_some(()),
-                || sse.state().get_untracked().to_string(),
+                || state.get_untracked().is_open().then_some(()),
+                || state.get_untracked().to_string(),
             )
             .await;
             if cycle % every == 0 {

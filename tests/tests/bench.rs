@@ -1,11 +1,18 @@
-//! The browser benchmark (`cargo xtask bench browser`): events per second delivered from one
-//! fast stream of small JSON ticks (with `id` and `event`), for each tidings transport and, in
-//! the same page and run, for the JavaScript peers: the native `EventSource` with a listener
-//! doing `JSON.parse`, and `fetch` + the npm `eventsource-parser` + `JSON.parse`.
+//! The browser benchmarks, each printing a table (`cargo xtask bench <name>` runs one):
 //!
-//! Each client replays the same kind of burst from the demo server's firehose (published before
-//! it connects, so the server is never the one waiting). It prints a table; it asserts only that
-//! every client got every event.
+//! - `throughput` (`bench browser`): events per second delivered from one fast stream of small
+//!   JSON ticks (with `id` and `event`), for each tidings transport and, in the same page and
+//!   run, for the JavaScript peers: the native `EventSource` with a listener doing `JSON.parse`,
+//!   and `fetch` + the npm `eventsource-parser` + `JSON.parse`. Each client replays the same kind
+//!   of burst from the demo server's firehose (published before it connects, so the server is
+//!   never the one waiting).
+//! - `latency`: publish → typed callback at 1,000 events/s, per transport, next to the native
+//!   `EventSource`.
+//! - `memory`: wasm memory and JS heap over 1,000 reconnect cycles per transport.
+//! - `soak` (`bench soak [minutes]`): a steady stream with periodic faults, sampled.
+//! - `chaos`: chaos resume at bench length.
+//!
+//! They assert only that every client got every event.
 #![cfg(target_arch = "wasm32")]
 
 use std::cell::Cell;
@@ -16,6 +23,7 @@ use demo_events::Tick;
 use tidings::{SseOptions, TransportMode, use_sse_with_options};
 use tidings_tests::TEST_SERVER;
 use tidings_tests::browser::{burst, wait_for, with_owner};
+use tidings_tests::proof;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
 
@@ -30,6 +38,8 @@ const ROUNDS: usize = 3;
 extern "C" {
     #[wasm_bindgen(catch)]
     async fn native_event_source(url: &str, n: u32) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch)]
+    async fn native_latency(url: &str, n: u32) -> Result<JsValue, JsValue>;
 }
 
 // Made by `cargo xtask bench browser`: the npm parser and js/fetch-peer.js in one module.
@@ -89,6 +99,7 @@ async fn peer(run: impl AsyncFn(&str) -> Result<JsValue, JsValue>) -> f64 {
     elapsed.as_f64().expect("milliseconds")
 }
 
+/// The `throughput` benchmark.
 #[wasm_bindgen_test]
 async fn throughput() {
     let mut best = [f64::MAX; 4];
@@ -120,4 +131,138 @@ async fn throughput() {
         best[0] / best[2],
         best[1] / best[3]
     );
+}
+
+fn epoch_now() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or_else(js_sys::Date::now, |p| p.time_origin() + p.now())
+}
+
+/// The `p`-th percentile of sorted `values`.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = (p / 100.0 * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+const TRANSPORTS: [TransportMode; 3] = [
+    TransportMode::EventSource,
+    TransportMode::Fetch,
+    TransportMode::Polling,
+];
+
+/// Publish → tidings typed callback, in milliseconds, for each of `events` ticks at `rate`/s.
+async fn tidings_latency(mode: TransportMode, events: u32, rate: u32) -> Vec<f64> {
+    let published = proof::paced(events, rate).await;
+    let delays = Rc::new(std::cell::RefCell::new(Vec::with_capacity(events as usize)));
+    let (sink, seen) = (delays.clone(), delays.clone());
+    with_owner(|| async move {
+        let sse = use_sse_with_options(proof::firehose(), proof::options(mode, &published.after));
+        sse.on::<Tick>(move |tick| sink.borrow_mut().push(epoch_now() - tick.price));
+        wait_for(
+            "every event",
+            Duration::from_secs(120),
+            || (seen.borrow().len() >= events as usize).then_some(()),
+            || format!("{mode:?}: {} of {events}", seen.borrow().len()),
+        )
+        .await;
+    })
+    .await;
+    delays.take()
+}
+
+#[wasm_bindgen_test]
+async fn latency() {
+    const RATE: u32 = 1_000;
+    const EVENTS: u32 = 10_000;
+    let mut rows = Vec::new();
+    let published = proof::paced(EVENTS, RATE).await;
+    let native = native_latency(&url_after(&published.after), EVENTS)
+        .await
+        .unwrap_or_else(|error| panic!("the peer failed: {error:?}"));
+    rows.push((
+        "native EventSource + JSON.parse (JS)".to_owned(),
+        js_sys::Float64Array::from(native).to_vec(),
+    ));
+    for mode in TRANSPORTS {
+        let delays = tidings_latency(mode, EVENTS, RATE).await;
+        rows.push((format!("tidings, {mode:?} (typed callback)"), delays));
+    }
+    console_log!("{EVENTS} ticks at {RATE}/s, publish (server clock) to callback (page clock):");
+    console_log!("| client | p50 ms | p99 ms | max ms |");
+    console_log!("| --- | ---: | ---: | ---: |");
+    for (name, mut delays) in rows {
+        delays.sort_by(f64::total_cmp);
+        console_log!(
+            "| {name} | {:.2} | {:.2} | {:.2} |",
+            percentile(&delays, 50.0),
+            percentile(&delays, 99.0),
+            delays[delays.len() - 1]
+        );
+    }
+}
+
+fn mib(bytes: f64) -> String {
+    format!("{:.2}", bytes / 1_048_576.0)
+}
+
+#[wasm_bindgen_test]
+async fn memory() {
+    const CYCLES: u32 = 1_000;
+    console_log!(
+        "| transport | cycles | wasm MiB | JS heap MiB | live transports / listeners / connections |"
+    );
+    console_log!("| --- | ---: | ---: | ---: | --- |");
+    for mode in TRANSPORTS {
+        for sample in proof::reconnect_cycles(mode, CYCLES, 250).await {
+            console_log!(
+                "| {mode:?} | {} | {} | {} | {} / {} / {} |",
+                sample.events,
+                mib(sample.wasm),
+                sample.heap.map_or_else(|| "n/a".to_owned(), mib),
+                sample.live.0,
+                sample.live.1,
+                sample.live.2
+            );
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn soak() {
+    let minutes: u64 = option_env!("TIDINGS_SOAK_MINUTES")
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(10);
+    let duration = Duration::from_secs(minutes * 60);
+    // One transport per run would take three times as long: the soak alternates them.
+    let mode = match option_env!("TIDINGS_SOAK_TRANSPORT") {
+        Some("eventsource") => TransportMode::EventSource,
+        Some("polling") => TransportMode::Polling,
+        _ => TransportMode::Fetch,
+    };
+    let samples = proof::soak(mode, duration, 100, Duration::from_secs(30), 10).await;
+    console_log!("soak, {mode:?}, {minutes} min, 100 events/s, streams dropped every 30 s:");
+    console_log!(
+        "| time | events | wasm MiB | JS heap MiB | live transports / listeners / connections |"
+    );
+    console_log!("| --- | ---: | ---: | ---: | --- |");
+    for sample in samples {
+        console_log!("{}", sample.row());
+    }
+}
+
+#[wasm_bindgen_test]
+async fn chaos() {
+    console_log!(
+        "| transport | events | drops | 503s | reconnects | lost | duplicates | out of order | time |"
+    );
+    console_log!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for mode in TRANSPORTS {
+        let report = proof::chaos(mode, 10_000, 1_000).await;
+        console_log!("{}", report.row());
+        assert_eq!(
+            (report.lost, report.duplicates, report.out_of_order),
+            (0, 0, 0)
+        );
+    }
 }

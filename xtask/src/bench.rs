@@ -5,6 +5,8 @@
 //!   memory per connection and delivery latency.
 //! - `browser`: events per second in headless Chromium, for each tidings transport and the
 //!   JavaScript peers (native `EventSource`; `fetch` + npm `eventsource-parser`), in one page.
+//! - `latency`, `memory`, `chaos`, `soak [minutes] [transport]`: the other browser benchmarks
+//!   (see `tests/tests/bench.rs`).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -54,13 +56,49 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
                     .args(counts),
             )
         }
-        Some((which, rest)) if which == "browser" => {
+        Some((which, rest))
+            if ["browser", "latency", "memory", "chaos"].contains(&which.as_str()) =>
+        {
             if !rest.is_empty() {
-                return Err("`bench browser` takes no options".into());
+                return Err(format!("`bench {which}` takes no options"));
             }
-            browser(&root)
+            let test = if which == "browser" {
+                "throughput"
+            } else {
+                which
+            };
+            browser(&root, test, &[], Duration::from_secs(1800))
         }
-        _ => Err("which benchmark? `cargo xtask bench wire | server [N ...] | browser`".into()),
+        Some((which, rest)) if which == "soak" => {
+            let (minutes, transport) = match rest {
+                [] => ("60", "fetch"),
+                [minutes] => (minutes.as_str(), "fetch"),
+                [minutes, transport] => (minutes.as_str(), transport.as_str()),
+                _ => return Err("`bench soak [minutes] [eventsource|fetch|polling]`".into()),
+            };
+            let Ok(length) = minutes.parse::<u64>() else {
+                return Err(format!("`bench soak` takes minutes, not `{minutes}`"));
+            };
+            if !["eventsource", "fetch", "polling"].contains(&transport) {
+                return Err(format!(
+                    "no transport `{transport}`: eventsource, fetch or polling"
+                ));
+            }
+            browser(
+                &root,
+                "soak",
+                &[
+                    ("TIDINGS_SOAK_MINUTES", minutes),
+                    ("TIDINGS_SOAK_TRANSPORT", transport),
+                ],
+                Duration::from_secs(length * 60 + 600),
+            )
+        }
+        _ => Err(
+            "which benchmark? `cargo xtask bench wire | server [N ...] | browser | latency \
+                  | memory | chaos | soak [minutes] [transport]`"
+                .into(),
+        ),
     }
 }
 
@@ -88,8 +126,14 @@ pub(crate) fn assemble_fetch_peer(root: &Path) -> Result<(), String> {
         .map_err(|e| format!("cannot write {}: {e}", out.display()))
 }
 
-/// The browser benchmark, against a release build of the demo server.
-fn browser(root: &Path) -> Result<(), String> {
+/// The demo server of the browser benchmarks, and their page: not the browser tests' ports, so
+/// that a benchmark and `cargo xtask test` can run at once.
+const BENCH_SERVER: &str = "127.0.0.1:3927";
+const BENCH_PAGE: &str = "127.0.0.1:3928";
+
+/// The browser benchmark `test` (a test of `tests/tests/bench.rs`) in headless Chromium, against
+/// a release build of the demo server, with `env` set at compile time.
+fn browser(root: &Path, test: &str, env: &[(&str, &str)], timeout: Duration) -> Result<(), String> {
     crate::setup::run()?;
     assemble_fetch_peer(root)?;
     process::run(
@@ -98,17 +142,17 @@ fn browser(root: &Path) -> Result<(), String> {
             .current_dir(root)
             .args(["build", "--profile", "bench", "-p", "demo-server"]),
     )?;
-    let server_addr: SocketAddr = "127.0.0.1:3917".parse().map_err(|e| format!("{e}"))?;
+    let server_addr: SocketAddr = BENCH_SERVER.parse().map_err(|e| format!("{e}"))?;
     process::ensure_port_free(server_addr)?;
-    process::ensure_port_free("127.0.0.1:3918".parse().map_err(|e| format!("{e}"))?)?;
+    process::ensure_port_free(BENCH_PAGE.parse().map_err(|e| format!("{e}"))?)?;
     let server = process::start_server(
         &root.join("target/release/demo-server"),
         "demo-server (bench)",
         &[
             "--addr",
-            "127.0.0.1:3917",
+            BENCH_SERVER,
             "--cors-origin",
-            "http://127.0.0.1:3918",
+            &format!("http://{BENCH_PAGE}"),
             "--tick-interval-ms",
             "3600000",
             "--faults",
@@ -117,20 +161,23 @@ fn browser(root: &Path) -> Result<(), String> {
     process::wait_for_http(&server, server_addr, "/api/health", Duration::from_secs(30))?;
     let chromedriver = process::find_tool("chromedriver")
         .ok_or("chromedriver is missing: run `cargo xtask setup`")?;
+    let mut command = cargo();
+    command.envs(env.iter().copied());
     process::run(
-        "bench browser",
-        cargo()
+        &format!("bench {test}"),
+        command
             .current_dir(root)
             .env("PATH", process::tool_path())
             .env_remove("GECKODRIVER")
             .env("CHROMEDRIVER", chromedriver)
-            .env("TIDINGS_TEST_SERVER", "http://127.0.0.1:3917")
-            .env("WASM_BINDGEN_TEST_ADDRESS", "127.0.0.1:3918")
+            .env("TIDINGS_TEST_SERVER", format!("http://{BENCH_SERVER}"))
+            .env("WASM_BINDGEN_TEST_ADDRESS", BENCH_PAGE)
+            // Precise heap figures, and `gc()` for the page to call before it measures.
             .env(
                 "WASM_BINDGEN_TEST_WEBDRIVER_JSON",
-                root.join("webdriver.json"),
+                root.join("bench-webdriver.json"),
             )
-            .env("WASM_BINDGEN_TEST_TIMEOUT", "600")
+            .env("WASM_BINDGEN_TEST_TIMEOUT", timeout.as_secs().to_string())
             .args([
                 "test",
                 "--profile",
@@ -143,6 +190,8 @@ fn browser(root: &Path) -> Result<(), String> {
                 "bench",
                 "--",
                 "--nocapture",
+                // A substring filter: no benchmark's name holds another's.
+                test,
             ]),
     )
 }

@@ -240,8 +240,25 @@ impl Channel {
     /// response, waiting up to `wait` for at least one when there are none yet. For clients that
     /// cannot stream (see the `tidings` client's polling transport): each response ends, and
     /// the client polls again with the ID of the last event it got.
-    pub async fn poll(&self, last_event_id: Option<&str>, wait: Duration) -> EventStream {
-        let (prefix, mut cursor) = self.start(last_event_id);
+    ///
+    /// The response's headers go out at once and its body when the events do, so that a client
+    /// sees its poll accepted (and shows itself connected) even on a quiet channel.
+    pub fn poll(&self, last_event_id: Option<&str>, wait: Duration) -> EventStream {
+        let (prefix, cursor) = self.start(last_event_id);
+        let channel = self.clone();
+        let body = stream::once(async move { channel.wait_for_events(prefix, cursor, wait).await })
+            .filter_map(|body| async move { body });
+        EventStream::from_bytes(body).without_keep_alive()
+    }
+
+    /// The body of a long-poll: `prefix`, then the events from `cursor` on, waiting up to `wait`
+    /// for the first; `None` if there is nothing to send.
+    async fn wait_for_events(
+        &self,
+        prefix: Option<Bytes>,
+        mut cursor: u64,
+        wait: Duration,
+    ) -> Option<Bytes> {
         let mut body = BytesMut::new();
         if let Some(prefix) = prefix {
             body.extend_from_slice(&prefix);
@@ -275,8 +292,7 @@ impl Channel {
                 Ok(Err(_)) | Err(_) => break,
             }
         }
-        let frames = stream::iter((!body.is_empty()).then(|| body.freeze()));
-        EventStream::from_bytes(frames).without_keep_alive()
+        (!body.is_empty()).then(|| body.freeze())
     }
 
     /// The ID of the newest event, if any is kept.

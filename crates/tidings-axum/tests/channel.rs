@@ -26,9 +26,7 @@ fn app(channel: &Channel) -> Router {
         LastEventId(id): LastEventId,
         Query(query): Query<PollQuery>,
     ) -> EventStream {
-        channel
-            .poll(id.as_deref(), Duration::from_millis(query.wait_ms))
-            .await
+        channel.poll(id.as_deref(), Duration::from_millis(query.wait_ms))
     }
     Router::new()
         .route("/events", get(events))

@@ -354,7 +354,7 @@ impl Connection {
                 let url = self.resume_url();
                 let with_credentials = self.options.with_credentials;
                 let this = self.this.clone();
-                wasm_bindgen_futures::spawn_local(async move {
+                crate::diagnostics::spawn(async move {
                     let failure = probe(&url, with_credentials).await;
                     if let Some(connection) = this.upgrade()
                         && connection.generation.get() == generation

@@ -6,6 +6,23 @@ use std::cell::Cell;
 thread_local! {
     static TRANSPORTS: Cell<usize> = const { Cell::new(0) };
     static LISTENERS: Cell<usize> = const { Cell::new(0) };
+    static TASKS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// How many of tidings' background tasks (fetch requests being sent or read) are running now.
+/// A closed transport's task ends once the browser has aborted its request.
+#[must_use]
+pub fn live_tasks() -> usize {
+    TASKS.with(Cell::get)
+}
+
+/// Runs `task` in the background, counted by [`live_tasks`].
+pub(crate) fn spawn(task: impl std::future::Future<Output = ()> + 'static) {
+    TASKS.with(|count| count.set(count.get() + 1));
+    wasm_bindgen_futures::spawn_local(async move {
+        task.await;
+        TASKS.with(|count| count.set(count.get().saturating_sub(1)));
+    });
 }
 
 /// How many transports (`EventSource`s and their closures) are open now.

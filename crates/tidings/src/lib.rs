@@ -106,7 +106,19 @@ pub use tidings_wire::{self as wire, DecodeError, TypedEvent};
 pub struct Sse {
     outputs: Outputs,
     decode_error: RwSignal<Option<ArcDecodeError>>,
+    reads: Reads,
     handle: StoredValue<Handle, LocalStorage>,
+}
+
+/// The read-only signals an [`Sse`] hands out, made once: in leptos each conversion to a
+/// `Signal` makes a new one that lives as long as its owner, so handing out fresh ones on every
+/// call would grow memory for a caller that asks in a loop.
+#[derive(Clone, Copy)]
+struct Reads {
+    state: Signal<ConnectionState>,
+    last_event_id: Signal<Option<String>>,
+    decode_error: Signal<Option<ArcDecodeError>>,
+    stream_error: Signal<Option<wire::ParseError>>,
 }
 
 /// The time in milliseconds since the Unix epoch: the browser's clock, or 0 off the browser
@@ -188,9 +200,16 @@ pub fn use_sse_with_options(url: impl Into<Signal<String>>, options: SseOptions)
         last_event_id: RwSignal::new(options.last_event_id.clone()),
         stream_error: RwSignal::new(None),
     };
+    let decode_error = RwSignal::new(None);
     let sse = Sse {
         outputs,
-        decode_error: RwSignal::new(None),
+        decode_error,
+        reads: Reads {
+            state: outputs.state.into(),
+            last_event_id: outputs.last_event_id.into(),
+            decode_error: decode_error.into(),
+            stream_error: outputs.stream_error.into(),
+        },
         handle: StoredValue::new_local(Handle {
             options,
             owner: Owner::current(),
@@ -218,30 +237,34 @@ impl Sse {
     /// The connection's state, for indicators: see [`ConnectionState`] and [`ConnectionBadge`].
     #[must_use]
     pub fn state(&self) -> Signal<ConnectionState> {
-        self.outputs.state.into()
+        self.reads.state
     }
 
     /// The ID of the last event received (or the initial one from [`SseOptions::last_event_id`]):
     /// where the stream resumes after a reconnect.
     #[must_use]
     pub fn last_event_id(&self) -> Signal<Option<String>> {
-        self.outputs.last_event_id.into()
+        self.reads.last_event_id
     }
 
     /// The latest error decoding an event into its type, if any. A bad event never stops the
     /// stream: the events around it are still delivered.
     #[must_use]
     pub fn decode_error(&self) -> Signal<Option<ArcDecodeError>> {
-        self.decode_error.into()
+        self.reads.decode_error
     }
 
     /// The latest problem with the stream itself that did not end it: an event larger than
     /// [`SseOptions::max_event_size`] was skipped. The stream goes on past it.
+    #[must_use]
     pub fn stream_error(&self) -> Signal<Option<wire::ParseError>> {
-        self.outputs.stream_error.into()
+        self.reads.stream_error
     }
 
     /// The latest error decoding an event of type `T`, if any: see [`Sse::decode_error`].
+    ///
+    /// Each call makes a new signal under the current owner: ask once per component, not in a
+    /// loop.
     #[must_use]
     pub fn decode_error_of<T: TypedEvent>(&self) -> Signal<Option<ArcDecodeError>> {
         self.type_error_signal(T::NAME).into()

@@ -81,5 +81,5 @@ pub async fn poll(
     let wait = query.wait_ms.map_or(POLL_WAIT, |millis| {
         Duration::from_millis(millis).min(POLL_WAIT)
     });
-    channel.poll(last_event_id, wait).await.into_response()
+    channel.poll(last_event_id, wait).into_response()
 }

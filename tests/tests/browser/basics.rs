@@ -130,3 +130,18 @@ async fn close_stops_delivery() {
     })
     .await;
 }
+
+#[wasm_bindgen_test]
+async fn asking_for_the_state_in_a_loop_costs_no_memory() {
+    with_owner(|| async {
+        let sse = use_sse(url("/api/ticker"));
+        let before = tidings_tests::proof::wasm_memory();
+        for _ in 0..100_000 {
+            let _ = sse.state().get_untracked();
+            let _ = sse.last_event_id().get_untracked();
+        }
+        // Each leptos `Signal` made is kept until its owner goes: these are made once.
+        assert_eq!(tidings_tests::proof::wasm_memory(), before);
+    })
+    .await;
+}

@@ -69,7 +69,7 @@ impl HttpTransport {
         let controller = AbortController::new().ok();
         let signal = controller.as_ref().map(AbortController::signal);
         diagnostics::opened_transport();
-        wasm_bindgen_futures::spawn_local(run(alive.clone(), signal, sink));
+        diagnostics::spawn(run(alive.clone(), signal, sink));
         Self { alive, controller }
     }
 }

@@ -7,6 +7,8 @@
 //!   JavaScript peers (native `EventSource`; `fetch` + npm `eventsource-parser`), in one page.
 //! - `latency`, `memory`, `chaos`, `soak [minutes] [transport]`: the other browser benchmarks
 //!   (see `tests/tests/bench.rs`).
+//! - `size`: the gzipped release wasm of a minimal Leptos app (`demo/minimal`) without and with
+//!   tidings, after `wasm-opt -Oz`.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -69,6 +71,12 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
             };
             browser(&root, test, &[], Duration::from_secs(1800))
         }
+        Some((which, rest)) if which == "size" => {
+            if !rest.is_empty() {
+                return Err("`bench size` takes no options".into());
+            }
+            size(&root)
+        }
         Some((which, rest)) if which == "soak" => {
             let (minutes, transport) = match rest {
                 [] => ("60", "fetch"),
@@ -96,7 +104,7 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
         }
         _ => Err(
             "which benchmark? `cargo xtask bench wire | server [N ...] | browser | latency \
-                  | memory | chaos | soak [minutes] [transport]`"
+                  | memory | chaos | soak [minutes] [transport] | size`"
                 .into(),
         ),
     }
@@ -194,4 +202,102 @@ fn browser(root: &Path, test: &str, env: &[(&str, &str)], timeout: Duration) -> 
                 test,
             ]),
     )
+}
+
+/// The wasm features rustc enables for `wasm32-unknown-unknown`, for wasm-opt to accept them.
+const WASM_FEATURES: [&str; 6] = [
+    "--enable-bulk-memory",
+    "--enable-multivalue",
+    "--enable-mutable-globals",
+    "--enable-nontrapping-float-to-int",
+    "--enable-reference-types",
+    "--enable-sign-ext",
+];
+
+/// Builds `demo/minimal` three ways (a counter; plus a serde_json-decoded value; plus a typed
+/// tidings stream and its badge) as a page would ship it, and prints the sizes.
+fn size(root: &Path) -> Result<(), String> {
+    crate::setup::run()?;
+    let wasm_bindgen = process::find_tool("wasm-bindgen")
+        .ok_or("wasm-bindgen is missing: run `cargo xtask setup`")?;
+    let wasm_opt = root.join("node_modules/.bin/wasm-opt");
+    let variants = [
+        ("Leptos counter", ""),
+        ("+ a serde_json-decoded type", "serde"),
+        (
+            "+ tidings: use_sse, latest::<T>, ConnectionBadge",
+            "tidings",
+        ),
+    ];
+    let mut rows = Vec::new();
+    for (name, features) in variants {
+        process::run(
+            &format!("build demo-minimal [{features}]"),
+            cargo().current_dir(root).args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-unknown-unknown",
+                "-p",
+                "demo-minimal",
+                "--features",
+                features,
+            ]),
+        )?;
+        let out = root.join("target/size").join(if features.is_empty() {
+            "plain"
+        } else {
+            features
+        });
+        process::run(
+            "wasm-bindgen",
+            std::process::Command::new(&wasm_bindgen)
+                .arg("--target")
+                .arg("web")
+                .arg("--no-typescript")
+                .arg("--out-dir")
+                .arg(&out)
+                .arg(root.join("target/wasm32-unknown-unknown/release/demo-minimal.wasm")),
+        )?;
+        let optimized = out.join("optimized.wasm");
+        process::run(
+            "wasm-opt -Oz",
+            std::process::Command::new(&wasm_opt)
+                .arg("-Oz")
+                .args(WASM_FEATURES)
+                .arg(out.join("demo-minimal_bg.wasm"))
+                .arg("-o")
+                .arg(&optimized),
+        )?;
+        let bytes =
+            std::fs::read(&optimized).map_err(|e| format!("{}: {e}", optimized.display()))?;
+        let gzipped = gzip_len(&optimized)?;
+        rows.push((name, bytes.len(), gzipped));
+    }
+    let kib = |bytes: usize| bytes as f64 / 1024.0;
+    println!("| build | wasm-opt -Oz KiB | gzip -9 KiB | gzip, over the counter |");
+    println!("| --- | ---: | ---: | ---: |");
+    let base = rows[0].2;
+    for (name, raw, gzipped) in &rows {
+        println!(
+            "| {name} | {:.1} | {:.1} | {:+.1} |",
+            kib(*raw),
+            kib(*gzipped),
+            kib(*gzipped) - kib(base)
+        );
+    }
+    Ok(())
+}
+
+/// The size of `path` compressed by `gzip -9`.
+fn gzip_len(path: &Path) -> Result<usize, String> {
+    let output = std::process::Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(path)
+        .output()
+        .map_err(|e| format!("cannot run gzip: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("gzip failed on {}", path.display()));
+    }
+    Ok(output.stdout.len())
 }

@@ -4,7 +4,8 @@
 //! - `cargo xtask demo`: the demo server and `trunk serve`, same origin through trunk's proxy.
 //! - `cargo xtask test`: formatting, lints, native tests, browser tests in headless Chromium and
 //!   Firefox, and the end-to-end test of the demo.
-//! - `cargo xtask bench wire|server`: the benchmarks.
+//! - `cargo xtask bench ...`: the benchmarks.
+//! - `cargo xtask fuzz [seconds]`: fuzzes the parser.
 //!
 //! Run `cargo xtask help` for the options.
 
@@ -25,13 +26,23 @@ commands:
   setup            install the toolchain pieces the project needs (each skipped when present)
   demo             run the demo: demo server on 127.0.0.1:3000, trunk serve on http://127.0.0.1:8080
       --release    build the app in release mode
-  test             fmt, clippy (native and wasm32), docs, native tests, browser tests in headless
-                   Chromium and Firefox, end-to-end test of the demo
+  test             fmt, clippy (native and wasm32), docs, native tests, 30 s of fuzzing per
+                   target, browser tests in headless Chromium and Firefox (bad input, chaos and
+                   a short soak among them), end-to-end test of the demo
       --skip-setup do not check the toolchain first
   bench wire       parser throughput against eventsource-stream (criterion)
   bench server [N ...]
                    N concurrent SSE clients on the demo server (default 1000 10000):
                    memory per connection, delivery latency p50/p99
+  bench browser    events/s in headless Chromium: each transport against native EventSource
+                   and fetch + npm eventsource-parser
+  bench latency    publish -> typed callback p50/p99 at 1000 events/s, per transport
+  bench memory     wasm memory and JS heap over 1000 reconnect cycles, per transport
+  bench chaos      10000 events under random drops and 503s, per transport: lost, duplicates
+  bench soak [MINUTES] [eventsource|fetch|polling]
+                   a steady stream with faults every 30 s (default 60 minutes, fetch)
+  bench size       gzipped wasm of a minimal Leptos app without and with tidings
+  fuzz [SECONDS]   fuzz each parser target for SECONDS (default 600)
   help             this text
 ";
 
@@ -48,6 +59,14 @@ fn main() -> ExitCode {
         "demo" => demo::run(options),
         "test" => test::run(options),
         "bench" => bench::run(options),
+        "fuzz" => setup::run().and_then(|_| match options {
+            [] => test::fuzz(&root(), 600),
+            [seconds] => match seconds.parse() {
+                Ok(seconds) => test::fuzz(&root(), seconds),
+                Err(_) => Err(format!("`fuzz` takes seconds, not `{seconds}`")),
+            },
+            _ => Err("`cargo xtask fuzz [seconds]`".into()),
+        }),
         "help" | "--help" | "-h" => {
             print!("{HELP}");
             Ok(())

@@ -13,6 +13,8 @@ pub(crate) const WASM_BINDGEN: &str = "0.2.130";
 const TRUNK: &str = "0.21.14";
 /// Not packaged by Debian 12; crates.io has it.
 const GECKODRIVER: &str = "0.37.1";
+/// The fuzzer driver for the short fuzzing run of `cargo xtask test`.
+const CARGO_FUZZ: &str = "0.13.1";
 /// binaryen's wasm-opt from npm (package.json); Debian's is too old and breaks release builds.
 const WASM_OPT_VERSION: &str = "version 132";
 /// The npm peer of the browser benchmark (package.json); 3.x ships a single-file module.
@@ -28,7 +30,7 @@ struct Piece {
     install: fn() -> Result<(), String>,
 }
 
-const PIECES: [Piece; 6] = [
+const PIECES: [Piece; 7] = [
     Piece {
         name: "wasm32-unknown-unknown target",
         check: check_wasm_target,
@@ -54,6 +56,11 @@ const PIECES: [Piece; 6] = [
         name: "geckodriver",
         check: || check_version("geckodriver", &format!("geckodriver {GECKODRIVER}")),
         install: || cargo_install(&["--locked", "geckodriver", "--version", GECKODRIVER]),
+    },
+    Piece {
+        name: "cargo-fuzz",
+        check: || check_version("cargo-fuzz", &format!("cargo-fuzz {CARGO_FUZZ}")),
+        install: || cargo_install(&["--locked", "cargo-fuzz", "--version", CARGO_FUZZ]),
     },
     Piece {
         name: "npm: wasm-opt, eventsource-parser",

@@ -17,6 +17,9 @@ const E2E_SERVER: &str = "127.0.0.1:3919";
 /// ChromeDriver for the end-to-end tests.
 const WEBDRIVER: &str = "127.0.0.1:9515";
 
+/// How long each fuzz target runs in `cargo xtask test`; `cargo xtask fuzz` runs longer.
+const FUZZ_SECONDS: u32 = 30;
+
 /// Crates that build for the browser.
 const WASM_CRATES: [&str; 4] = ["tidings-wire", "tidings", "demo-events", "demo-app"];
 
@@ -78,6 +81,24 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
             command.args(["-p", krate]);
         }
         process::run("clippy (wasm32)", command.args(["--", "-D", "warnings"]))?;
+        // The size benchmark's app, in each of its builds.
+        for features in ["", "serde", "tidings"] {
+            process::run(
+                "clippy (wasm32, demo-minimal)",
+                cargo().current_dir(&root).args([
+                    "clippy",
+                    "--target",
+                    "wasm32-unknown-unknown",
+                    "-p",
+                    "demo-minimal",
+                    "--features",
+                    features,
+                    "--",
+                    "-D",
+                    "warnings",
+                ]),
+            )?;
+        }
         process::run(
             "clippy (wasm32 tests)",
             cargo().current_dir(&root).args([
@@ -127,6 +148,7 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
             ]),
         )
     })?;
+    steps.run("fuzz the parser (short)", || fuzz(&root, FUZZ_SECONDS))?;
     steps.run("build demo server and app", || {
         process::build_demo_server()?;
         process::run(
@@ -291,4 +313,33 @@ impl Steps {
             println!("  {name:<36} {:>7.1} s", took.as_secs_f64());
         }
     }
+}
+
+/// Fuzzes the parser's targets (`fuzz/`) for `seconds` each, starting from the committed seeds
+/// and whatever corpus earlier runs left in `fuzz/corpus`. A finding fails the step and leaves
+/// its input in `fuzz/artifacts`.
+///
+/// cargo-fuzz wants nightly `-Z` flags, and this machine has one stable toolchain:
+/// `RUSTC_BOOTSTRAP=1` lets it accept them, and without a sanitizer (the parser forbids unsafe
+/// code) nothing else nightly is needed.
+pub(crate) fn fuzz(root: &Path, seconds: u32) -> Result<(), String> {
+    let dir = root.join("fuzz");
+    for target in ["parse", "round_trip"] {
+        let corpus = dir.join("corpus").join(target);
+        std::fs::create_dir_all(&corpus).map_err(|e| format!("{}: {e}", corpus.display()))?;
+        process::run(
+            &format!("fuzz {target}"),
+            cargo()
+                .current_dir(&dir)
+                .env("RUSTC_BOOTSTRAP", "1")
+                .env("PATH", tool_path())
+                .args(["fuzz", "run", target, "--sanitizer", "none"])
+                .arg(&corpus)
+                .arg(dir.join("seeds"))
+                .arg("--")
+                .arg(format!("-max_total_time={seconds}"))
+                .arg("-print_final_stats=1"),
+        )?;
+    }
+    Ok(())
 }

@@ -298,3 +298,32 @@ async fn a_500_backs_off_and_recovers() {
     }
     clear_faults().await;
 }
+
+#[wasm_bindgen_test]
+async fn with_fetch_a_wrong_content_type_and_204_fail_for_good_at_once() {
+    let cases = [
+        (
+            "wrong-content-type",
+            r#"{"count":1000}"#,
+            FailReason::WrongContentType {
+                content_type: "text/plain".into(),
+            },
+        ),
+        (
+            "fail",
+            r#"{"count":1000,"status":204}"#,
+            FailReason::ServerSaidStop,
+        ),
+    ];
+    for (order, json, expected) in cases {
+        clear_faults().await;
+        fault(order, json).await;
+        with_owner(|| async {
+            let options = quick().transport(TransportMode::Fetch);
+            let sse = use_sse_with_options(url("/api/ticker"), options);
+            assert_eq!(failure(sse.state()).await, expected);
+        })
+        .await;
+    }
+    clear_faults().await;
+}

@@ -17,6 +17,10 @@ use crate::EventStream;
 /// The event type of the resync signal: see [`Channel`].
 pub const RESYNC_EVENT: &str = "tidings-resync";
 
+/// How far (in the milliseconds of its IDs) an external ID may be ahead of the newest event a
+/// mirror holds and still be taken for an event not mirrored yet.
+const MIRROR_LAG: Duration = Duration::from_secs(60);
+
 /// How many log entries a stream sends in one write.
 const BATCH: usize = 256;
 
@@ -47,6 +51,11 @@ impl ChannelConfig {
         assert!(capacity > 0, "a channel must keep at least one event");
         self.capacity = capacity;
         self
+    }
+
+    /// How many events it keeps.
+    pub(crate) fn capacity_value(&self) -> usize {
+        self.capacity
     }
 
     /// Keeps events for replay for at most `max_age` (default 5 minutes); `None` keeps them
@@ -104,19 +113,36 @@ pub struct Channel {
 
 struct Shared {
     config: ChannelConfig,
-    epoch: String,
+    ids: Ids,
     log: RwLock<Log>,
     /// The sequence number the next event will get: subscribers wait for it to move.
     next_seq: watch::Sender<u64>,
 }
 
+/// Where event IDs come from.
+enum Ids {
+    /// Made here: `<epoch>-<seq>`, the epoch being the channel's creation time.
+    Local { epoch: String },
+    /// Given by the log this channel mirrors (see [`crate::redis`]): `<ms>-<n>`, as Redis
+    /// stream IDs are. They are shared by every server that mirrors the same log.
+    External,
+}
+
+/// An event's place in the order of the log: `(0, seq)` for local IDs, `(ms, n)` for external.
+pub(crate) type Key = (u64, u64);
+
 struct Log {
     entries: VecDeque<Entry>,
     next_seq: u64,
+    /// Every event after this key is in the log (or still to come); the ones at or before it
+    /// may have been evicted. A client whose ID is older must resync.
+    horizon: Key,
 }
 
 struct Entry {
     seq: u64,
+    key: Key,
+    id: Box<str>,
     published: Instant,
     /// The encoded frame, with its ID.
     bytes: Bytes,
@@ -125,8 +151,12 @@ struct Entry {
 impl fmt::Debug for Channel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let log = self.read_log();
+        let ids = match &self.shared.ids {
+            Ids::Local { epoch } => epoch.as_str(),
+            Ids::External => "external",
+        };
         f.debug_struct("Channel")
-            .field("epoch", &self.shared.epoch)
+            .field("ids", &ids)
             .field("kept", &log.entries.len())
             .field("next_seq", &log.next_seq)
             .finish_non_exhaustive()
@@ -157,9 +187,10 @@ impl ResyncReason {
     }
 }
 
-/// Where a subscriber starts.
+/// Where a subscriber starts: at a position in the log, skipping events up to a key (an ID
+/// newer than any mirrored yet), or with a resync.
 enum Start {
-    At(u64),
+    At(u64, Key),
     Resync(ResyncReason),
 }
 
@@ -177,13 +208,29 @@ impl Channel {
             .duration_since(UNIX_EPOCH)
             .map(|since| since.as_micros())
             .unwrap_or_default();
+        Self::with_ids(
+            config,
+            Ids::Local {
+                epoch: format!("{epoch:x}"),
+            },
+        )
+    }
+
+    /// A channel whose events come from another log, with that log's IDs: see
+    /// [`Channel::append_external`].
+    pub(crate) fn mirror(config: ChannelConfig) -> Self {
+        Self::with_ids(config, Ids::External)
+    }
+
+    fn with_ids(config: ChannelConfig, ids: Ids) -> Self {
         Self {
             shared: Arc::new(Shared {
                 config,
-                epoch: format!("{epoch:x}"),
+                ids,
                 log: RwLock::new(Log {
                     entries: VecDeque::new(),
                     next_seq: 1,
+                    horizon: (0, 0),
                 }),
                 next_seq: watch::Sender::new(1),
             }),
@@ -207,33 +254,78 @@ impl Channel {
     ///
     /// If `event_type` contains CR or LF.
     pub fn publish_data(&self, event_type: Option<&str>, data: &str) -> String {
+        let Ids::Local { epoch } = &self.shared.ids else {
+            unreachable!("mirrors are appended to, not published to");
+        };
         let mut log = self.write_log();
         let seq = log.next_seq;
-        let id = self.id_of(seq);
+        let id = format!("{epoch}-{seq}");
+        self.push(&mut log, (0, seq), &id, event_type, data);
+        drop(log);
+        self.shared.next_seq.send_replace(seq + 1);
+        id
+    }
+
+    /// Appends an event that got `id` (with order `key`) in the log this channel mirrors.
+    /// Returns `false`, appending nothing, unless `key` is newer than every event kept.
+    pub(crate) fn append_external(
+        &self,
+        id: &str,
+        key: Key,
+        event_type: Option<&str>,
+        data: &str,
+    ) -> bool {
+        let mut log = self.write_log();
+        let newest = log.entries.back().map_or(log.horizon, |entry| entry.key);
+        if key <= newest {
+            return false;
+        }
+        let seq = log.next_seq;
+        self.push(&mut log, key, id, event_type, data);
+        drop(log);
+        self.shared.next_seq.send_replace(seq + 1);
+        true
+    }
+
+    /// Forgets every event kept, and declares that the events up to `horizon` are lost: clients
+    /// resuming from before it resync. For a mirror that found a hole in what it mirrors.
+    pub(crate) fn reset_external(&self, horizon: Key) {
+        let mut log = self.write_log();
+        log.entries.clear();
+        log.horizon = log.horizon.max(horizon);
+    }
+
+    /// The key of the newest event kept, or the horizon if none is.
+    pub(crate) fn newest_key(&self) -> Key {
+        let log = self.read_log();
+        log.entries.back().map_or(log.horizon, |entry| entry.key)
+    }
+
+    fn push(&self, log: &mut Log, key: Key, id: &str, event_type: Option<&str>, data: &str) {
+        let seq = log.next_seq;
         let mut frame = Frame::new();
         if let Some(event_type) = event_type {
             frame = frame.event(event_type);
         }
-        let frame = frame.id(&id).data(data);
+        let frame = frame.id(id).data(data);
         let now = Instant::now();
         log.entries.push_back(Entry {
             seq,
+            key,
+            id: id.into(),
             published: now,
             bytes: Bytes::from(frame.into_string()),
         });
         log.next_seq = seq + 1;
-        self.evict(&mut log, now);
-        drop(log);
-        self.shared.next_seq.send_replace(seq + 1);
-        id
+        self.evict(log, now);
     }
 
     /// A response streaming this channel's events to one client, resuming after
     /// `last_event_id` when given: see [`Channel`]. Without an ID the client gets live events
     /// only.
     pub fn subscribe(&self, last_event_id: Option<&str>) -> EventStream {
-        let (prefix, cursor) = self.start(last_event_id);
-        EventStream::from_bytes(stream::iter(prefix).chain(self.follow(cursor)))
+        let (prefix, cursor, after) = self.start(last_event_id);
+        EventStream::from_bytes(stream::iter(prefix).chain(self.follow(cursor, after)))
     }
 
     /// One long-poll: the events after `last_event_id` as a complete `text/event-stream`
@@ -244,10 +336,11 @@ impl Channel {
     /// The response's headers go out at once and its body when the events do, so that a client
     /// sees its poll accepted (and shows itself connected) even on a quiet channel.
     pub fn poll(&self, last_event_id: Option<&str>, wait: Duration) -> EventStream {
-        let (prefix, cursor) = self.start(last_event_id);
+        let (prefix, cursor, after) = self.start(last_event_id);
         let channel = self.clone();
-        let body = stream::once(async move { channel.wait_for_events(prefix, cursor, wait).await })
-            .filter_map(|body| async move { body });
+        let body =
+            stream::once(async move { channel.wait_for_events(prefix, cursor, after, wait).await })
+                .filter_map(|body| async move { body });
         EventStream::from_bytes(body).without_keep_alive()
     }
 
@@ -257,6 +350,7 @@ impl Channel {
         &self,
         prefix: Option<Bytes>,
         mut cursor: u64,
+        after: Key,
         wait: Duration,
     ) -> Option<Bytes> {
         let mut body = BytesMut::new();
@@ -268,12 +362,12 @@ impl Channel {
         loop {
             // Marked before reading, so that an event published after the read wakes the wait.
             changes.mark_unchanged();
-            match self.read_batch(cursor) {
+            match self.read_batch(cursor, after) {
                 Batch::Events(bytes, next) => {
                     body.extend_from_slice(&bytes);
                     cursor = next;
                     // Whatever else has arrived meanwhile goes in the same response.
-                    while let Batch::Events(bytes, next) = self.read_batch(cursor) {
+                    while let Batch::Events(bytes, next) = self.read_batch(cursor, after) {
                         body.extend_from_slice(&bytes);
                         cursor = next;
                     }
@@ -283,8 +377,8 @@ impl Channel {
                     body.extend_from_slice(&self.resync_frame(ResyncReason::TooOld));
                     break;
                 }
-                Batch::Empty if !body.is_empty() => break,
-                Batch::Empty => {}
+                Batch::Empty(_) if !body.is_empty() => break,
+                Batch::Empty(next) => cursor = next,
             }
             match tokio::time::timeout_at(deadline, changes.changed()).await {
                 Ok(Ok(())) => {}
@@ -299,7 +393,7 @@ impl Channel {
     #[must_use]
     pub fn last_id(&self) -> Option<String> {
         let log = self.read_log();
-        log.entries.back().map(|entry| self.id_of(entry.seq))
+        log.entries.back().map(|entry| entry.id.to_string())
     }
 
     /// How many events the log keeps now.
@@ -316,49 +410,67 @@ impl Channel {
 
     /// Where a subscriber with `last_event_id` starts, and the resync frame it gets first, if
     /// any.
-    fn start(&self, last_event_id: Option<&str>) -> (Option<Bytes>, u64) {
+    fn start(&self, last_event_id: Option<&str>) -> (Option<Bytes>, u64, Key) {
         let mut log = self.write_log();
         self.evict(&mut log, Instant::now());
         let start = match last_event_id {
-            None => Start::At(log.next_seq),
+            None => Start::At(log.next_seq, (0, 0)),
             Some(id) => match self.parse_id(id) {
                 None => Start::Resync(ResyncReason::Unknown),
-                Some(seq) if seq >= log.next_seq => Start::Resync(ResyncReason::Unknown),
-                Some(seq) => {
-                    let oldest_kept = log.entries.front().map_or(log.next_seq, |entry| entry.seq);
-                    if seq + 1 < oldest_kept {
-                        Start::Resync(ResyncReason::TooOld)
-                    } else {
-                        Start::At(seq + 1)
-                    }
+                // A local ID this channel has not made yet.
+                Some(key)
+                    if matches!(self.shared.ids, Ids::Local { .. }) && key.1 >= log.next_seq =>
+                {
+                    Start::Resync(ResyncReason::Unknown)
+                }
+                Some(key) if key < log.horizon => Start::Resync(ResyncReason::TooOld),
+                // An external ID far ahead of everything mirrored is not a lag: it is not ours.
+                Some(key)
+                    if matches!(self.shared.ids, Ids::External) && {
+                        let newest = log.entries.back().map_or(log.horizon, |entry| entry.key);
+                        newest != (0, 0)
+                            && key.0 > newest.0.saturating_add(MIRROR_LAG.as_millis() as u64)
+                    } =>
+                {
+                    Start::Resync(ResyncReason::Unknown)
+                }
+                Some(key) => {
+                    // The first event after `key`; past the end, an external ID this mirror has
+                    // not caught up with yet: wait for the events after it.
+                    let first = log.entries.partition_point(|entry| entry.key <= key);
+                    let cursor = log
+                        .entries
+                        .get(first)
+                        .map_or(log.next_seq, |entry| entry.seq);
+                    Start::At(cursor, key)
                 }
             },
         };
         let next_seq = log.next_seq;
         drop(log);
         match start {
-            Start::At(cursor) => (None, cursor),
-            Start::Resync(reason) => (Some(self.resync_frame(reason)), next_seq),
+            Start::At(cursor, after) => (None, cursor, after),
+            Start::Resync(reason) => (Some(self.resync_frame(reason)), next_seq, (0, 0)),
         }
     }
 
     /// The live part of a subscription: batches from `cursor` on, as events arrive.
-    fn follow(&self, cursor: u64) -> impl Stream<Item = Bytes> + Send + 'static {
+    fn follow(&self, cursor: u64, after: Key) -> impl Stream<Item = Bytes> + Send + 'static {
         let channel = self.clone();
         let changes = self.shared.next_seq.subscribe();
         stream::unfold(
             (channel, changes, cursor),
-            |(channel, mut changes, cursor)| async move {
+            move |(channel, mut changes, mut cursor)| async move {
                 loop {
                     changes.mark_unchanged();
-                    match channel.read_batch(cursor) {
+                    match channel.read_batch(cursor, after) {
                         Batch::Events(bytes, next) => {
                             return Some((bytes, (channel, changes, next)));
                         }
                         // Its next event has left the log: end the stream; the client reconnects
                         // with its last ID and is told to resync.
                         Batch::Lagged => return None,
-                        Batch::Empty => {}
+                        Batch::Empty(next) => cursor = next,
                     }
                     // An error means the channel is gone: end the stream.
                     changes.changed().await.ok()?;
@@ -367,11 +479,12 @@ impl Channel {
         )
     }
 
-    /// The kept events from `cursor` on, at most [`BATCH`] of them, as one chunk.
-    fn read_batch(&self, cursor: u64) -> Batch {
+    /// The kept events from `cursor` on whose key is past `after`, at most [`BATCH`] of them,
+    /// as one chunk.
+    fn read_batch(&self, cursor: u64, after: Key) -> Batch {
         let log = self.read_log();
         let Some(oldest) = log.entries.front().map(|entry| entry.seq) else {
-            return Batch::Empty;
+            return Batch::Empty(cursor);
         };
         if cursor < oldest {
             return Batch::Lagged;
@@ -379,12 +492,21 @@ impl Channel {
         let first = usize::try_from(cursor - oldest).unwrap_or(usize::MAX);
         let mut chunk = BytesMut::new();
         let mut next = cursor;
-        for entry in log.entries.iter().skip(first).take(BATCH) {
-            chunk.extend_from_slice(&entry.bytes);
+        let mut taken = 0;
+        for entry in log.entries.iter().skip(first) {
             next = entry.seq + 1;
+            // Only a subscriber that resumed from an ID newer than the mirror had skips any.
+            if entry.key <= after {
+                continue;
+            }
+            chunk.extend_from_slice(&entry.bytes);
+            taken += 1;
+            if taken == BATCH {
+                break;
+            }
         }
         if chunk.is_empty() {
-            Batch::Empty
+            Batch::Empty(next)
         } else {
             Batch::Events(chunk.freeze(), next)
         }
@@ -404,30 +526,29 @@ impl Channel {
 
     fn evict(&self, log: &mut Log, now: Instant) {
         let config = &self.shared.config;
-        while log.entries.len() > config.capacity {
+        let max_age = config.max_age;
+        while let Some(front) = log.entries.front() {
+            let too_many = log.entries.len() > config.capacity;
+            let too_old = max_age.is_some_and(|age| now.duration_since(front.published) > age);
+            if !(too_many || too_old) {
+                break;
+            }
+            log.horizon = front.key;
             log.entries.pop_front();
         }
-        if let Some(max_age) = config.max_age {
-            while log
-                .entries
-                .front()
-                .is_some_and(|entry| now.duration_since(entry.published) > max_age)
-            {
-                log.entries.pop_front();
+    }
+
+    fn parse_id(&self, id: &str) -> Option<Key> {
+        match &self.shared.ids {
+            Ids::Local { epoch } => {
+                let (id_epoch, seq) = id.split_once('-')?;
+                if id_epoch != epoch {
+                    return None;
+                }
+                Some((0, seq.parse().ok()?))
             }
+            Ids::External => parse_external_id(id),
         }
-    }
-
-    fn id_of(&self, seq: u64) -> String {
-        format!("{}-{seq}", self.shared.epoch)
-    }
-
-    fn parse_id(&self, id: &str) -> Option<u64> {
-        let (epoch, seq) = id.split_once('-')?;
-        if epoch != self.shared.epoch {
-            return None;
-        }
-        seq.parse().ok()
     }
 
     fn read_log(&self) -> std::sync::RwLockReadGuard<'_, Log> {
@@ -445,11 +566,21 @@ impl Channel {
     }
 }
 
+/// The order of a Redis-style ID, `<ms>-<n>`.
+pub(crate) fn parse_external_id(id: &str) -> Option<Key> {
+    let (ms, n) = id.split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(ms) || !digits(n) {
+        return None;
+    }
+    Some((ms.parse().ok()?, n.parse().ok()?))
+}
+
 enum Batch {
     /// Encoded events, and the cursor after them.
     Events(Bytes, u64),
-    /// Nothing new yet.
-    Empty,
+    /// Nothing new yet (the cursor to go on from: skipped events are passed).
+    Empty(u64),
     /// The subscriber's next event has left the log.
     Lagged,
 }

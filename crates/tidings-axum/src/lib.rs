@@ -8,6 +8,8 @@
 //!   duplicate; one too far behind gets an explicit resync event. It also answers long-polls.
 //! - [`ConnectionLimiter`]: caps on open streams, in all and per client address (`503` with
 //!   `Retry-After`).
+//! - [`redis::RedisChannel`] (feature `redis`): a channel whose log is a Redis stream, so that
+//!   several servers share it: publish on any, deliver on all, resume on any.
 //! - [`LastEventId`]: an extractor for the ID a client resumes from, read from the
 //!   `Last-Event-ID` header or, for clients that cannot set headers, the `lastEventId` query
 //!   parameter.
@@ -48,6 +50,8 @@
 mod channel;
 mod last_event_id;
 mod limits;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod stream;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -1,0 +1,456 @@
+//! [`RedisChannel`]: a [`Channel`] whose log lives in a Redis stream, shared by several servers
+//! (feature `redis`).
+//!
+//! Every server that opens the same stream key keeps a local mirror of the stream's recent
+//! events, fed by one `XREAD` loop; its clients subscribe to the mirror exactly as to a
+//! [`Channel`]. Publishing on any server is an `XADD`, which every server's loop then delivers to
+//! its clients. Event IDs are the Redis stream IDs, the same on every server, so a client that
+//! resumes on another server (no sticky sessions) gets exactly the events it missed, and one
+//! too far behind gets the same `tidings-resync` event as with an in-memory channel.
+//!
+//! When Redis is down, servers keep their clients' streams open (quiet, with keep-alives),
+//! publishing fails with [`PublishError::Unavailable`], [`RedisChannel::health`] says so, and the
+//! loop reconnects with backoff; once Redis is back, the mirrors catch up from where they
+//! stopped, so clients miss nothing that Redis kept. Give Redis persistence (`appendonly yes`)
+//! for a restart to keep the stream.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use redis::AsyncConnectionConfig;
+use redis::aio::MultiplexedConnection;
+use redis::streams::{StreamId, StreamRangeReply, StreamReadReply};
+use tidings_wire::TypedEvent;
+use tokio::sync::watch;
+
+use crate::channel::{Key, parse_external_id};
+use crate::{Channel, ChannelConfig, EventStream};
+
+/// The stream entry field holding the event type (absent for `message`).
+const TYPE_FIELD: &str = "t";
+/// The stream entry field holding the event data.
+const DATA_FIELD: &str = "d";
+/// How long one `XREAD` waits for new entries before asking again.
+const BLOCK: Duration = Duration::from_secs(5);
+/// How many entries one read brings at most.
+const READ_COUNT: usize = 1_000;
+/// The first and the longest wait between two attempts to reach Redis.
+const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(5));
+
+/// Whether a [`RedisChannel`] can reach Redis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RedisHealth {
+    /// Not connected yet since the channel was opened.
+    Starting,
+    /// Connected: the mirror follows the stream.
+    Up,
+    /// Redis cannot be reached; the channel retries with backoff. Live streams stay open but
+    /// quiet, and publishing fails, until it is back.
+    Down {
+        /// What went wrong last.
+        error: String,
+        /// Since when, in milliseconds since the Unix epoch.
+        since_ms: u64,
+    },
+}
+
+/// Why an event could not be published.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// The event could not be serialised.
+    #[error(transparent)]
+    Encode(#[from] tidings_wire::EncodeError),
+    /// Redis could not be reached, or refused the event; nothing was published.
+    #[error("Redis is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// How a [`RedisChannel`] is set up.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct RedisConfig {
+    url: String,
+    key: String,
+    channel: ChannelConfig,
+    max_len: usize,
+}
+
+impl RedisConfig {
+    /// The stream `key` on the Redis server at `url` (`redis://host:port/db`). The local
+    /// mirror keeps what [`ChannelConfig::default`] keeps, and Redis about as much.
+    pub fn new(url: impl Into<String>, key: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            key: key.into(),
+            channel: ChannelConfig::default(),
+            max_len: ChannelConfig::default().capacity_value(),
+        }
+    }
+
+    /// How much each server's mirror keeps for replay; Redis keeps at least as many entries
+    /// (`XADD ... MAXLEN ~`).
+    pub fn channel(mut self, channel: ChannelConfig) -> Self {
+        self.max_len = channel.capacity_value();
+        self.channel = channel;
+        self
+    }
+}
+
+/// A channel whose events live in a Redis stream, shared by every server that opens the same
+/// key: see the [module documentation](self). Cheap to clone; clones share the mirror. The
+/// background loop stops when the last clone is dropped.
+#[derive(Clone)]
+pub struct RedisChannel {
+    mirror: Channel,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    key: String,
+    max_len: usize,
+    client: redis::Client,
+    /// The publishing connection, made on first use and dropped on error.
+    publisher: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    health: watch::Sender<RedisHealth>,
+    /// The mirroring loop, stopped with the channel.
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(task) = self
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            task.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for RedisChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisChannel")
+            .field("key", &self.shared.key)
+            .field("health", &*self.shared.health.borrow())
+            .field("mirror", &self.mirror)
+            .finish()
+    }
+}
+
+impl RedisChannel {
+    /// Opens the channel and starts mirroring in the background (so it must be called inside a
+    /// tokio runtime). Redis need not be up: the channel connects when it can, and
+    /// [`RedisChannel::health`] tells.
+    ///
+    /// # Errors
+    ///
+    /// If the URL is not a Redis URL.
+    pub fn open(config: RedisConfig) -> Result<Self, redis::RedisError> {
+        let client = redis::Client::open(config.url.as_str())?;
+        let shared = Arc::new(Shared {
+            key: config.key,
+            max_len: config.max_len,
+            client,
+            publisher: tokio::sync::Mutex::new(None),
+            health: watch::Sender::new(RedisHealth::Starting),
+            task: Mutex::new(None),
+        });
+        let mirror = Channel::mirror(config.channel);
+        let task = tokio::spawn(follow(Arc::downgrade(&shared), mirror.clone()));
+        *shared.task.lock().unwrap_or_else(PoisonError::into_inner) = Some(task);
+        Ok(Self { mirror, shared })
+    }
+
+    /// A response streaming the events to one client, resuming after `last_event_id`: see
+    /// [`Channel::subscribe`].
+    pub fn subscribe(&self, last_event_id: Option<&str>) -> EventStream {
+        self.mirror.subscribe(last_event_id)
+    }
+
+    /// One long-poll: see [`Channel::poll`].
+    pub fn poll(&self, last_event_id: Option<&str>, wait: Duration) -> EventStream {
+        self.mirror.poll(last_event_id, wait)
+    }
+
+    /// Publishes a typed event to the clients of every server. Returns its ID.
+    ///
+    /// # Errors
+    ///
+    /// If the event cannot be serialised, or Redis cannot take it.
+    pub async fn publish<T: TypedEvent>(&self, event: &T) -> Result<String, PublishError> {
+        let data = event.encode()?;
+        self.publish_data(Some(T::NAME), &data).await
+    }
+
+    /// Publishes an event of type `event_type` (`None` for `message`) with `data`. Returns
+    /// its ID.
+    ///
+    /// # Errors
+    ///
+    /// If Redis cannot take it.
+    ///
+    /// # Panics
+    ///
+    /// If `event_type` contains CR or LF.
+    pub async fn publish_data(
+        &self,
+        event_type: Option<&str>,
+        data: &str,
+    ) -> Result<String, PublishError> {
+        if let Some(event_type) = event_type {
+            assert!(
+                !event_type.contains(['\r', '\n']),
+                "an event type cannot contain CR or LF"
+            );
+        }
+        let mut command = redis::cmd("XADD");
+        command
+            .arg(&self.shared.key)
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(self.shared.max_len)
+            .arg("*");
+        if let Some(event_type) = event_type {
+            command.arg(TYPE_FIELD).arg(event_type);
+        }
+        command.arg(DATA_FIELD).arg(data);
+
+        let mut publisher = self.shared.publisher.lock().await;
+        if publisher.is_none() {
+            let config = AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(Duration::from_secs(2)))
+                .set_response_timeout(Some(Duration::from_secs(2)));
+            let connection = self
+                .shared
+                .client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await
+                .map_err(|error| PublishError::Unavailable(error.to_string()))?;
+            *publisher = Some(connection);
+        }
+        let Some(connection) = publisher.as_mut() else {
+            return Err(PublishError::Unavailable("no connection".into()));
+        };
+        match command.query_async::<String>(connection).await {
+            Ok(id) => Ok(id),
+            Err(error) => {
+                // Made afresh next time.
+                *publisher = None;
+                Err(PublishError::Unavailable(error.to_string()))
+            }
+        }
+    }
+
+    /// Whether Redis can be reached now.
+    #[must_use]
+    pub fn health(&self) -> RedisHealth {
+        self.shared.health.borrow().clone()
+    }
+
+    /// The ID of the newest event mirrored here, if any.
+    #[must_use]
+    pub fn last_id(&self) -> Option<String> {
+        self.mirror.last_id()
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+/// The mirroring loop: connect, catch up, follow; on any error, report it, wait, and again.
+async fn follow(shared: std::sync::Weak<Shared>, mirror: Channel) {
+    let mut backoff = BACKOFF.0;
+    loop {
+        let Some(strong) = shared.upgrade() else {
+            return;
+        };
+        let (client, key, capacity, health) = (
+            strong.client.clone(),
+            strong.key.clone(),
+            strong.max_len,
+            strong.health.clone(),
+        );
+        drop(strong);
+        let error = match mirror_stream(&client, &key, capacity, &mirror, &health).await {
+            Ok(()) => return,
+            Err(error) => error,
+        };
+        let was_up = *health.borrow() == RedisHealth::Up;
+        health.send_if_modified(|state| match state {
+            RedisHealth::Down { error: last, .. } => {
+                let changed = *last != error;
+                last.clone_from(&error);
+                changed
+            }
+            _ => {
+                *state = RedisHealth::Down {
+                    error: error.clone(),
+                    since_ms: now_ms(),
+                };
+                true
+            }
+        });
+        if was_up {
+            tracing::error!(key, "lost Redis: {error}; retrying");
+            backoff = BACKOFF.0;
+        } else {
+            tracing::warn!(key, "cannot reach Redis: {error}; retrying in {backoff:?}");
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(BACKOFF.1);
+    }
+}
+
+/// Connects, brings the mirror up to date, then follows the stream until an error.
+async fn mirror_stream(
+    client: &redis::Client,
+    key: &str,
+    capacity: usize,
+    mirror: &Channel,
+    health: &watch::Sender<RedisHealth>,
+) -> Result<(), String> {
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(BLOCK + Duration::from_secs(5)));
+    let mut connection = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .map_err(|error| error.to_string())?;
+    if mirror.newest_key() == (0, 0) {
+        backfill(&mut connection, key, capacity, mirror).await?;
+    } else {
+        check_for_hole(&mut connection, key, mirror).await?;
+    }
+    if health.send_replace(RedisHealth::Up) != RedisHealth::Up {
+        tracing::info!(key, "following the Redis stream");
+    }
+    loop {
+        let (ms, n) = mirror.newest_key();
+        let reply: Option<StreamReadReply> = redis::cmd("XREAD")
+            .arg("COUNT")
+            .arg(READ_COUNT)
+            .arg("BLOCK")
+            .arg(u64::try_from(BLOCK.as_millis()).unwrap_or(5_000))
+            .arg("STREAMS")
+            .arg(key)
+            .arg(format!("{ms}-{n}"))
+            .query_async(&mut connection)
+            .await
+            .map_err(|error| error.to_string())?;
+        for stream in reply.into_iter().flat_map(|reply| reply.keys) {
+            for entry in &stream.ids {
+                append(mirror, entry);
+            }
+        }
+    }
+}
+
+/// Loads the newest `capacity` entries into an empty mirror, and marks what is older as gone.
+async fn backfill(
+    connection: &mut MultiplexedConnection,
+    key: &str,
+    capacity: usize,
+    mirror: &Channel,
+) -> Result<(), String> {
+    // One more than kept: the oldest one read marks the horizon.
+    let reply: StreamRangeReply = redis::cmd("XREVRANGE")
+        .arg(key)
+        .arg("+")
+        .arg("-")
+        .arg("COUNT")
+        .arg(capacity + 1)
+        .query_async(connection)
+        .await
+        .map_err(|error| error.to_string())?;
+    let mut entries = reply.ids;
+    entries.reverse();
+    if entries.len() > capacity
+        && let Some(key) = parse_external_id(&entries[0].id)
+    {
+        mirror.reset_external(key);
+        entries.remove(0);
+    }
+    for entry in &entries {
+        append(mirror, entry);
+    }
+    Ok(())
+}
+
+/// After a reconnect: if Redis dropped entries the mirror never saw (it trimmed them, or lost
+/// them in a restart without persistence), clients resuming from before the hole must resync.
+async fn check_for_hole(
+    connection: &mut MultiplexedConnection,
+    key: &str,
+    mirror: &Channel,
+) -> Result<(), String> {
+    let newest = mirror.newest_key();
+    // The oldest entry Redis still has after the newest mirrored, and the one just before.
+    let next: StreamRangeReply = redis::cmd("XRANGE")
+        .arg(key)
+        .arg(format!("({}-{}", newest.0, newest.1))
+        .arg("+")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(&mut *connection)
+        .await
+        .map_err(|error| error.to_string())?;
+    let Some(next) = next.ids.first() else {
+        return Ok(());
+    };
+    let Some(next_key) = parse_external_id(&next.id) else {
+        return Ok(());
+    };
+    let previous: StreamRangeReply = redis::cmd("XREVRANGE")
+        .arg(key)
+        .arg(format!("({}-{}", next_key.0, next_key.1))
+        .arg("-")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(&mut *connection)
+        .await
+        .map_err(|error| error.to_string())?;
+    let previous: Option<Key> = previous
+        .ids
+        .first()
+        .and_then(|entry| parse_external_id(&entry.id));
+    // No hole when the entry before the next one is the newest mirrored.
+    if previous != Some(newest) {
+        tracing::warn!(
+            key,
+            "Redis no longer has every entry after {}-{}: clients from before resync",
+            newest.0,
+            newest.1
+        );
+        // Everything before the next entry counts as gone.
+        let horizon = if next_key.1 > 0 {
+            (next_key.0, next_key.1 - 1)
+        } else {
+            (next_key.0.saturating_sub(1), u64::MAX)
+        };
+        mirror.reset_external(horizon);
+    }
+    Ok(())
+}
+
+/// Appends one stream entry to the mirror (entries it has already are skipped).
+fn append(mirror: &Channel, entry: &StreamId) {
+    let Some(key) = parse_external_id(&entry.id) else {
+        tracing::warn!(
+            id = entry.id,
+            "skipping a stream entry with an unexpected ID"
+        );
+        return;
+    };
+    let event_type: Option<String> = entry.get(TYPE_FIELD);
+    let data: String = entry.get(DATA_FIELD).unwrap_or_default();
+    mirror.append_external(&entry.id, key, event_type.as_deref(), &data);
+}

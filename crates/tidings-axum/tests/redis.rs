@@ -1,0 +1,283 @@
+//! `RedisChannel` against a real `redis-server` (feature `redis`; `cargo xtask test` installs the
+//! server and runs these). Each test starts its own Redis on a free loopback port with a
+//! temporary directory, and stops it by PID. Several "instances" are several `RedisChannel`s on
+//! one stream key, each with its own mirror, its own connections and its own router, as separate
+//! servers would have.
+#![cfg(feature = "redis")]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{Request, StatusCode};
+use axum::routing::get;
+use tidings_axum::redis::{RedisChannel, RedisConfig, RedisHealth};
+use tidings_axum::testing::EventReader;
+use tidings_axum::{ChannelConfig, EventStream, LastEventId, RESYNC_EVENT};
+use tidings_wire::Event;
+use tower::ServiceExt;
+
+/// A `redis-server` of this test's own, stopped when dropped.
+struct Redis {
+    port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Redis {
+    fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let dir = std::env::temp_dir().join(format!("tidings-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let mut redis = Self {
+            port,
+            dir,
+            child: None,
+        };
+        redis.run();
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Starts the server (again) on the same port and directory: its append-only file keeps
+    /// the stream across a restart.
+    fn run(&mut self) {
+        let program =
+            std::env::var_os("TIDINGS_REDIS_SERVER").unwrap_or_else(|| "redis-server".into());
+        let child = Command::new(&program)
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args([
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+                "--protected-mode",
+                "yes",
+            ])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!(
+                    "cannot start {program:?} ({error}): install Debian's redis-server \
+                     (`cargo xtask setup` does) or set TIDINGS_REDIS_SERVER"
+                )
+            });
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Shuts the server down cleanly (its data flushed to disk), and waits until it is gone.
+    async fn shut_down(&mut self) {
+        if let Ok(client) = redis::Client::open(self.url())
+            && let Ok(mut connection) = client.get_multiplexed_async_connection().await
+        {
+            let _: Result<(), _> = redis::cmd("SHUTDOWN").query_async(&mut connection).await;
+        }
+        if let Some(mut child) = self.child.take() {
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn app(channel: &RedisChannel) -> Router {
+    async fn events(
+        State(channel): State<RedisChannel>,
+        LastEventId(id): LastEventId,
+    ) -> EventStream {
+        channel.subscribe(id.as_deref())
+    }
+    Router::new()
+        .route("/events", get(events))
+        .with_state(channel.clone())
+}
+
+async fn connect(instance: &RedisChannel, last_event_id: Option<&str>) -> EventReader {
+    let mut request = Request::get("/events");
+    if let Some(id) = last_event_id {
+        request = request.header("last-event-id", id);
+    }
+    let response = app(instance)
+        .oneshot(request.body(Body::empty()).expect("valid request"))
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+    EventReader::new(response.into_body()).patience(Duration::from_secs(10))
+}
+
+fn instance(redis: &Redis, key: &str, capacity: usize) -> RedisChannel {
+    let config =
+        RedisConfig::new(redis.url(), key).channel(ChannelConfig::default().capacity(capacity));
+    RedisChannel::open(config).expect("a Redis URL")
+}
+
+async fn wait_until_up(instances: &[&RedisChannel]) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while instances.iter().any(|i| i.health() != RedisHealth::Up) {
+        assert!(
+            Instant::now() < deadline,
+            "Redis not up: {:?}",
+            instances.iter().map(|i| i.health()).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn publish(instance: &RedisChannel, range: std::ops::RangeInclusive<u32>) -> Vec<String> {
+    let mut ids = Vec::new();
+    for n in range {
+        ids.push(
+            instance
+                .publish_data(Some("n"), &n.to_string())
+                .await
+                .expect("published"),
+        );
+    }
+    ids
+}
+
+fn datas(events: &[Event]) -> Vec<String> {
+    events.iter().map(|event| event.data.clone()).collect()
+}
+
+fn numbered(range: std::ops::RangeInclusive<u32>) -> Vec<String> {
+    range.map(|n| n.to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn published_on_one_instance_delivered_by_all() {
+    let redis = Redis::start();
+    let instances: Vec<RedisChannel> = (0..3).map(|_| instance(&redis, "feed", 1_000)).collect();
+    wait_until_up(&instances.iter().collect::<Vec<_>>()).await;
+    let mut readers = Vec::new();
+    for instance in &instances {
+        readers.push(connect(instance, None).await);
+    }
+    // Each instance publishes a third.
+    let mut ids = publish(&instances[0], 1..=100).await;
+    ids.extend(publish(&instances[1], 101..=200).await);
+    ids.extend(publish(&instances[2], 201..=300).await);
+    for reader in &mut readers {
+        let events = reader.events(300).await;
+        assert_eq!(datas(&events), numbered(1..=300));
+        let seen: Vec<&str> = events.iter().map(|e| e.last_event_id.as_str()).collect();
+        assert_eq!(seen, ids, "the same IDs on every instance");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_resumes_on_another_instance_with_exactly_the_missed_events() {
+    let redis = Redis::start();
+    let a = instance(&redis, "feed", 1_000);
+    let b = instance(&redis, "feed", 1_000);
+    wait_until_up(&[&a, &b]).await;
+    let mut on_a = connect(&a, None).await;
+    let publisher = instance(&redis, "feed", 1_000);
+    wait_until_up(&[&publisher]).await;
+    publish(&publisher, 1..=50).await;
+    let first = on_a.events(30).await;
+    // Instance A dies mid-stream: its client's connection and the instance go.
+    drop(on_a);
+    drop(a);
+    publish(&publisher, 51..=100).await;
+    let last_id = first
+        .last()
+        .map(|event| event.last_event_id.clone())
+        .expect("an event");
+    let mut on_b = connect(&b, Some(&last_id)).await;
+    // `events(n)` reads whole chunks: the first read may have brought more than 30.
+    let rest = on_b.events(100 - first.len()).await;
+    let mut all = datas(&first);
+    all.extend(datas(&rest));
+    assert_eq!(all, numbered(1..=100), "every event exactly once, in order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_started_later_resumes_clients_from_its_backfill() {
+    let redis = Redis::start();
+    let a = instance(&redis, "feed", 100);
+    wait_until_up(&[&a]).await;
+    let ids = publish(&a, 1..=150).await;
+    // Started after the events: it loads the last 100 from Redis.
+    let late = instance(&redis, "feed", 100);
+    wait_until_up(&[&late]).await;
+    let mut resumed = connect(&late, Some(&ids[119])).await;
+    assert_eq!(datas(&resumed.events(30).await), numbered(121..=150));
+    // The 100th-newest is the oldest kept: resuming right after the one before it works...
+    let mut edge = connect(&late, Some(&ids[49])).await;
+    assert_eq!(datas(&edge.events(100).await), numbered(51..=150));
+    // ...and from before that, the client is told to resync.
+    let mut too_old = connect(&late, Some(&ids[48])).await;
+    let resync = too_old.events(1).await;
+    assert_eq!(resync[0].event_type, RESYNC_EVENT);
+    assert_eq!(resync[0].data, r#"{"reason":"too-old"}"#);
+    assert_eq!(resync[0].last_event_id, ids[149]);
+    // Not an ID of this stream at all.
+    let mut unknown = connect(&late, Some("not-an-id")).await;
+    assert_eq!(
+        unknown.events(1).await[0].data,
+        r#"{"reason":"unknown-id"}"#
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_loses_nothing_inside_the_window() {
+    let mut redis = Redis::start();
+    let a = instance(&redis, "feed", 1_000);
+    let b = instance(&redis, "feed", 1_000);
+    wait_until_up(&[&a, &b]).await;
+    let mut on_a = connect(&a, None).await;
+    let mut on_b = connect(&b, None).await;
+    publish(&a, 1..=20).await;
+    assert_eq!(datas(&on_a.events(20).await), numbered(1..=20));
+    assert_eq!(datas(&on_b.events(20).await), numbered(1..=20));
+
+    redis.shut_down().await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !matches!(a.health(), RedisHealth::Down { .. }) {
+        assert!(
+            Instant::now() < deadline,
+            "the fault was not reported: {:?}",
+            a.health()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Publishing fails clearly meanwhile; the clients' streams stay open.
+    assert!(b.publish_data(Some("n"), "lost").await.is_err());
+    assert!(!on_a.ended() && !on_b.ended());
+
+    redis.run();
+    wait_until_up(&[&a, &b]).await;
+    publish(&b, 21..=40).await;
+    assert_eq!(datas(&on_a.events(20).await), numbered(21..=40));
+    assert_eq!(datas(&on_b.events(20).await), numbered(21..=40));
+    // A client resuming from before the restart misses nothing either.
+    let mut from_start = connect(&a, Some("0-0")).await;
+    assert_eq!(datas(&from_start.events(40).await), numbered(1..=40));
+}

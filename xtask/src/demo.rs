@@ -10,10 +10,25 @@ const API_ADDR: &str = "127.0.0.1:3000";
 /// Where `trunk serve` listens (`Trunk.toml`).
 const APP_URL: &str = "http://127.0.0.1:8080";
 
+/// The Redis of `--instances N`.
+const REDIS_PORT: u16 = 6399;
+
 pub(crate) fn run(options: &[String]) -> Result<(), String> {
-    let release = options.iter().any(|o| o == "--release");
-    if let Some(unknown) = options.iter().find(|o| *o != "--release") {
-        return Err(format!("unknown option `{unknown}` for demo"));
+    let mut release = false;
+    let mut instances = 1usize;
+    let mut rest = options.iter();
+    while let Some(option) = rest.next() {
+        match option.as_str() {
+            "--release" => release = true,
+            "--instances" => {
+                instances = rest
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| (1..=8).contains(n))
+                    .ok_or("--instances takes a number from 1 to 8")?;
+            }
+            unknown => return Err(format!("unknown option `{unknown}` for demo")),
+        }
     }
     crate::setup::run()?;
     let root = crate::root();
@@ -24,8 +39,37 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
     println!("== demo: building the demo server");
     process::build_demo_server()?;
     // Fault injection on: the demo's chaos panel uses it.
-    let server = process::start_demo_server("demo-server", &["--addr", API_ADDR, "--faults"])?;
-    process::wait_for_http(&server, api, "/api/health", Duration::from_secs(30))?;
+    let mut services = Vec::new();
+    if instances == 1 {
+        let server = process::start_demo_server("demo-server", &["--addr", API_ADDR, "--faults"])?;
+        process::wait_for_http(&server, api, "/api/health", Duration::from_secs(30))?;
+        services.push(server);
+    } else {
+        let redis_url = format!("redis://127.0.0.1:{REDIS_PORT}/");
+        services.push(start_redis(&root)?);
+        let mut backends = Vec::new();
+        for n in 1..=instances {
+            let addr: SocketAddr = format!("127.0.0.1:{}", 3000 + n)
+                .parse()
+                .map_err(|e| format!("{e}"))?;
+            process::ensure_port_free(addr)?;
+            let addr_text = addr.to_string();
+            let mut args = vec!["--addr", &addr_text, "--faults", "--redis", &redis_url];
+            // One ticker for all: the others deliver its ticks.
+            if n > 1 {
+                args.push("--no-ticker");
+            }
+            let server = process::start_demo_server(&format!("demo-server {n}"), &args)?;
+            process::wait_for_http(&server, addr, "/api/health", Duration::from_secs(30))?;
+            services.push(server);
+            backends.push(addr);
+        }
+        crate::balancer::start(api, backends)?;
+        println!(
+            "  {instances} servers share the ticker, blog events and firehose through Redis; \
+             stop one (kill its pid) and its clients resume on another"
+        );
+    }
 
     println!("== demo: trunk serve (Ctrl-C stops both)");
     println!("\n    open {APP_URL}\n");
@@ -40,6 +84,38 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
     }
     // trunk runs in the foreground; the server is stopped when it ends (or on Ctrl-C).
     let outcome = process::run("trunk serve", &mut trunk);
-    drop(server);
+    drop(services);
     outcome
+}
+
+/// A Redis of the demo's own, on loopback, keeping its data under `target/xtask/redis`.
+fn start_redis(root: &std::path::Path) -> Result<process::Service, String> {
+    let dir = root.join("target/xtask/redis");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let addr: SocketAddr = format!("127.0.0.1:{REDIS_PORT}")
+        .parse()
+        .map_err(|e| format!("{e}"))?;
+    process::ensure_port_free(addr)?;
+    let program = process::find_tool("redis-server")
+        .ok_or("redis-server is missing: run `cargo xtask setup`")?;
+    let port = REDIS_PORT.to_string();
+    let dir_text = dir.display().to_string();
+    let redis = process::start_server(
+        &program,
+        "redis-server",
+        &[
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--dir",
+            &dir_text,
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+        ],
+    )?;
+    process::wait_for_port(addr, Duration::from_secs(10))?;
+    Ok(redis)
 }

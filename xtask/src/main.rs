@@ -9,6 +9,7 @@
 //!
 //! Run `cargo xtask help` for the options.
 
+mod balancer;
 mod bench;
 mod demo;
 mod process;
@@ -26,6 +27,8 @@ commands:
   setup            install the toolchain pieces the project needs (each skipped when present)
   demo             run the demo: demo server on 127.0.0.1:3000, trunk serve on http://127.0.0.1:8080
       --release    build the app in release mode
+      --instances N  N demo servers sharing their feeds through a Redis of their own
+                   (127.0.0.1:6399), behind a round-robin balancer on 127.0.0.1:3000
   test             fmt, clippy (native and wasm32), docs, native tests, 30 s of fuzzing per
                    target, browser tests in headless Chromium and Firefox (bad input, chaos and
                    a short soak among them), end-to-end test of the demo

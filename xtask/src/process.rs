@@ -159,6 +159,18 @@ pub(crate) fn wait_for_http(
     }
 }
 
+/// Waits until something accepts connections on `addr`.
+pub(crate) fn wait_for_port(addr: SocketAddr, timeout: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + timeout;
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        if Instant::now() > deadline {
+            return Err(format!("nothing listens on {addr} after {timeout:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
 /// The status of `GET path` on `addr`, if it answers.
 fn http_get_status(addr: SocketAddr, path: &str) -> Option<u16> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;

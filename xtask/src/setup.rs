@@ -19,8 +19,9 @@ const CARGO_FUZZ: &str = "0.13.1";
 const WASM_OPT_VERSION: &str = "version 132";
 /// The npm peer of the browser benchmark (package.json); 3.x ships a single-file module.
 const EVENTSOURCE_PARSER: &str = "3.1.1";
-/// Debian's packages for the browser tests.
-const APT_PACKAGES: [&str; 3] = ["chromium", "chromium-driver", "firefox-esr"];
+/// Debian's packages: the browsers of the browser tests, and Redis for the scale-out tests and
+/// `cargo xtask demo --instances N`.
+const APT_PACKAGES: [&str; 4] = ["chromium", "chromium-driver", "firefox-esr", "redis-server"];
 
 /// One piece of the toolchain: how to tell it is there, and how to install it.
 struct Piece {
@@ -75,8 +76,8 @@ const PIECES: [Piece; 7] = [
         },
     },
     Piece {
-        name: "Chromium, ChromeDriver, Firefox ESR",
-        check: check_browsers,
+        name: "Chromium, ChromeDriver, Firefox, Redis",
+        check: check_debian_packages,
         install: install_browsers,
     },
 ];
@@ -156,6 +157,15 @@ fn check_wasm_opt() -> Result<String, String> {
     Ok(format!(
         "{wasm_opt}; eventsource-parser {EVENTSOURCE_PARSER}"
     ))
+}
+
+fn check_debian_packages() -> Result<String, String> {
+    let redis = output_line("redis-server", &["--version"]).ok_or("redis-server missing")?;
+    let redis = redis
+        .split_whitespace()
+        .find(|word| word.starts_with("v="))
+        .map_or(redis.clone(), |version| format!("Redis {}", &version[2..]));
+    Ok(format!("{}; {redis}", check_browsers()?))
 }
 
 fn check_browsers() -> Result<String, String> {

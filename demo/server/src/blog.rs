@@ -11,17 +11,17 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use demo_events::{Post, PostDeleted, PostUpdated, Views};
 use serde::Deserialize;
-use tidings_axum::{Channel, LastEventId};
+use tidings_axum::LastEventId;
 
-use crate::AppState;
 use crate::streams::{self, PeerIp, PollQuery};
+use crate::{AppState, Feed};
 
 /// The blog's posts, newest last, and the channel their changes go out on.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Blog {
     posts: Arc<Mutex<BTreeMap<u64, Post>>>,
     /// The stream of `post`, `update`, `delete` and `views` events.
-    pub channel: Channel,
+    pub channel: Feed,
 }
 
 /// `/api/blog` (stream), `/api/blog/poll`, and `/api/blog/posts` for the admin side.
@@ -78,7 +78,7 @@ async fn create(State(state): State<AppState>, Json(draft): Json<Draft>) -> Resp
         posts.insert(id, post.clone());
         post
     };
-    publish(&state.blog.channel, &post);
+    publish(&state.blog.channel, &post).await;
     (StatusCode::CREATED, Json(post)).into_response()
 }
 
@@ -96,7 +96,7 @@ async fn update(
         post.body = draft.body;
         post.clone()
     };
-    publish(&state.blog.channel, &PostUpdated { post: post.clone() });
+    publish(&state.blog.channel, &PostUpdated { post: post.clone() }).await;
     Json(post).into_response()
 }
 
@@ -104,7 +104,7 @@ async fn remove(State(state): State<AppState>, Path(id): Path<u64>) -> StatusCod
     if state.blog.lock().remove(&id).is_none() {
         return StatusCode::NOT_FOUND;
     }
-    publish(&state.blog.channel, &PostDeleted { id });
+    publish(&state.blog.channel, &PostDeleted { id }).await;
     StatusCode::NO_CONTENT
 }
 
@@ -120,19 +120,19 @@ async fn view(State(state): State<AppState>, Path(id): Path<u64>) -> Response {
             views: post.views,
         }
     };
-    publish(&state.blog.channel, &views);
+    publish(&state.blog.channel, &views).await;
     Json(views).into_response()
 }
 
-fn publish<T: tidings_axum::TypedEvent>(channel: &Channel, event: &T) {
-    if let Err(error) = channel.publish(event) {
+async fn publish<T: tidings_axum::TypedEvent>(channel: &Feed, event: &T) {
+    if let Err(error) = channel.publish(event).await {
         tracing::error!(%error, "cannot publish a blog event");
     }
 }
 
 impl Blog {
     /// An empty blog whose events go out on `channel`.
-    pub fn new(channel: Channel) -> Self {
+    pub fn new(channel: Feed) -> Self {
         Self {
             posts: Arc::default(),
             channel,

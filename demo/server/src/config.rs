@@ -63,6 +63,24 @@ pub struct Config {
     /// Enable fault injection under /api/faults (for tests and the demo's chaos panel).
     #[arg(long, env = "TIDINGS_DEMO_FAULTS")]
     pub faults: bool,
+
+    /// Share the ticker, the blog's events and the firehose with every server on the same Redis
+    /// (`redis://127.0.0.1:6379/`): publish on any, deliver on all, resume on any. Without it
+    /// every feed lives in this server's memory.
+    #[arg(long, env = "TIDINGS_DEMO_REDIS")]
+    pub redis: Option<String>,
+
+    /// The prefix of the Redis stream keys (`<prefix>:ticker`, ...).
+    #[arg(
+        long,
+        env = "TIDINGS_DEMO_REDIS_PREFIX",
+        default_value = "tidings-demo"
+    )]
+    pub redis_prefix: String,
+
+    /// Do not run the stock ticker here (with `--redis`, one server ticks for all).
+    #[arg(long, env = "TIDINGS_DEMO_NO_TICKER")]
+    pub no_ticker: bool,
 }
 
 impl Config {

@@ -41,19 +41,48 @@ async fn burst(State(state): State<AppState>, Json(request): Json<Burst>) -> Res
     }
     let count = request.count.min(1_000_000);
     // A marker before the burst: a client that resumes after it replays exactly the burst.
-    let after = state.firehose.publish_data(Some("marker"), "");
+    let after = match state.firehose.publish_batch(&[(Some("marker"), "")]).await {
+        Ok(mut ids) => ids.pop().unwrap_or_default(),
+        Err(error) => return (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response(),
+    };
     let first = SEQ.fetch_add(u64::from(count), Ordering::Relaxed) + 1;
-    for seq in first..first + u64::from(count) {
-        let tick = Tick {
-            symbol: "FIRE".to_owned(),
-            price: 1.0,
-            seq,
-        };
-        if let Err(error) = state.firehose.publish(&tick) {
-            return (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response();
+    let seqs: Vec<u64> = (first..first + u64::from(count)).collect();
+    for chunk in seqs.chunks(1_000) {
+        if let Err(error) = publish_ticks(&state.firehose, chunk, || 1.0).await {
+            return (StatusCode::SERVICE_UNAVAILABLE, error).into_response();
         }
     }
     Json(serde_json::json!({"first": first, "count": count, "after": after})).into_response()
+}
+
+/// Publishes a tick for each of `seqs`, priced by `price`, in one round trip.
+async fn publish_ticks(
+    feed: &crate::Feed,
+    seqs: &[u64],
+    price: impl Fn() -> f64,
+) -> Result<(), String> {
+    let mut datas = Vec::with_capacity(seqs.len());
+    for &seq in seqs {
+        let tick = Tick {
+            symbol: "FIRE".to_owned(),
+            price: price(),
+            seq,
+        };
+        datas.push(tidings_axum::TypedEvent::encode(&tick).map_err(|e| e.to_string())?);
+    }
+    let events: Vec<(Option<&str>, &str)> = datas
+        .iter()
+        .map(|data| {
+            (
+                Some(<Tick as tidings_axum::TypedEvent>::NAME),
+                data.as_str(),
+            )
+        })
+        .collect();
+    feed.publish_batch(&events)
+        .await
+        .map(drop)
+        .map_err(|error| error.to_string())
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,7 +110,10 @@ async fn paced(State(state): State<AppState>, Json(request): Json<Paced>) -> Res
             .into_response();
     }
     let count = request.count.min(1_000_000);
-    let after = state.firehose.publish_data(Some("marker"), "");
+    let after = match state.firehose.publish_batch(&[(Some("marker"), "")]).await {
+        Ok(mut ids) => ids.pop().unwrap_or_default(),
+        Err(error) => return (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response(),
+    };
     let first = SEQ.fetch_add(u64::from(count), Ordering::Relaxed) + 1;
     let channel = state.firehose.clone();
     let rate = f64::from(request.rate);
@@ -94,18 +126,14 @@ async fn paced(State(state): State<AppState>, Json(request): Json<Paced>) -> Res
             // Catch up with the schedule: as many as are due by now.
             let due = (start.elapsed().as_secs_f64() * rate)
                 .ceil()
-                .min(f64::from(count));
-            while f64::from(published) < due {
-                let tick = Tick {
-                    symbol: "FIRE".to_owned(),
-                    price: now_millis(),
-                    seq: first + u64::from(published),
-                };
-                if let Err(error) = channel.publish(&tick) {
+                .min(f64::from(count)) as u32;
+            if due > published {
+                let seqs: Vec<u64> = (published..due).map(|n| first + u64::from(n)).collect();
+                if let Err(error) = publish_ticks(&channel, &seqs, now_millis).await {
                     tracing::error!("paced firehose: {error}");
                     return;
                 }
-                published += 1;
+                published = due;
             }
         }
     });

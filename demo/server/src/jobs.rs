@@ -96,7 +96,7 @@ async fn stream(
     if job.done_id.is_some() && job.done_id == last {
         return StatusCode::NO_CONTENT.into_response();
     }
-    streams::open(&state, &job.channel, last.as_deref(), peer)
+    streams::open(&state, &job.channel.clone().into(), last.as_deref(), peer)
 }
 
 async fn poll(
@@ -111,7 +111,7 @@ async fn poll(
     if job.done_id.is_some() && job.done_id == last {
         return StatusCode::NO_CONTENT.into_response();
     }
-    streams::poll(&state, &job.channel, last.as_deref(), &query).await
+    streams::poll(&state, &job.channel.clone().into(), last.as_deref(), &query).await
 }
 
 impl Jobs {

@@ -21,6 +21,7 @@ pub mod blog;
 pub mod config;
 pub mod echo;
 pub mod faults;
+pub mod feed;
 pub mod firehose;
 pub mod hostile;
 pub mod jobs;
@@ -34,6 +35,7 @@ use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::response::Response;
 use axum::routing::get;
 use futures_util::StreamExt;
+use tidings_axum::redis::{RedisChannel, RedisConfig, RedisHealth};
 use tidings_axum::{Channel, ChannelConfig, ConnectionLimiter};
 use tokio::sync::watch;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -41,14 +43,15 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
 pub use config::Config;
+pub use feed::Feed;
 
 /// What the handlers share.
 #[derive(Clone)]
 pub struct AppState {
     /// The configuration the server started with.
     pub config: Config,
-    /// The stock ticker's channel.
-    pub ticker: Channel,
+    /// The stock ticker's feed.
+    pub ticker: Feed,
     /// The live blog.
     pub blog: blog::Blog,
     /// Per-user notifications.
@@ -56,7 +59,7 @@ pub struct AppState {
     /// Long jobs.
     pub jobs: jobs::Jobs,
     /// The firehose, for tests and benchmarks.
-    pub firehose: Channel,
+    pub firehose: Feed,
     /// Fault injection (inert unless `--faults`).
     pub faults: faults::Faults,
     /// Caps on open streams.
@@ -95,26 +98,44 @@ impl Closer {
 /// [`Closer`] that ends its streams at shutdown.
 ///
 /// Starts the feeds' background tasks, so it must be called inside a tokio runtime.
-pub fn app(config: &Config) -> (Router, Closer) {
+///
+/// # Errors
+///
+/// If `--redis` is not a Redis URL.
+pub fn app(config: &Config) -> Result<(Router, Closer), String> {
     let (closer, closing) = watch::channel(false);
     let channel_config = ChannelConfig::default()
         .capacity(config.replay_capacity)
         .max_age(Some(config.replay_max_age));
-    let ticker = Channel::with_config(channel_config.clone());
-    ticker::start(ticker.clone(), config.tick_interval);
+    let feed = |name: &str, channel_config: ChannelConfig| -> Result<Feed, String> {
+        match &config.redis {
+            None => Ok(Feed::Memory(Channel::with_config(channel_config))),
+            Some(url) => {
+                let key = format!("{}:{name}", config.redis_prefix);
+                let redis = RedisConfig::new(url.as_str(), key).channel(channel_config);
+                RedisChannel::open(redis)
+                    .map(Feed::Redis)
+                    .map_err(|error| format!("--redis {url}: {error}"))
+            }
+        }
+    };
+    let ticker = feed("ticker", channel_config.clone())?;
+    if !config.no_ticker {
+        ticker::start(ticker.clone(), config.tick_interval);
+    }
     let state = AppState {
         config: config.clone(),
         ticker,
-        blog: blog::Blog::new(Channel::with_config(channel_config)),
+        blog: blog::Blog::new(feed("blog", channel_config)?),
         notifications: notifications::Notifications::default(),
         jobs: jobs::Jobs::default(),
-        firehose: Channel::with_config(ChannelConfig::default().capacity(200_000)),
+        firehose: feed("firehose", ChannelConfig::default().capacity(200_000))?,
         faults: faults::Faults::new(config.faults),
         limiter: ConnectionLimiter::new(config.max_streams, config.max_streams_per_client),
         closing,
     };
     let api = Router::new()
-        .route("/health", get(|| async { "ok" }))
+        .route("/health", get(health))
         .nest("/ticker", ticker::routes())
         .nest("/blog", blog::routes())
         .merge(notifications::routes())
@@ -132,7 +153,34 @@ pub fn app(config: &Config) -> (Router, Closer) {
     let app = app
         .layer(cors(&config.cors_origins))
         .layer(TraceLayer::new_for_http());
-    (app, Closer(closer))
+    Ok((app, Closer(closer)))
+}
+
+/// `GET /api/health`: `200 {"status":"ok"}`, or with `--redis` and Redis unreachable,
+/// `503 {"status":"degraded","redis":{...}}` (streams stay open meanwhile, but quiet).
+async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    use axum::response::IntoResponse;
+    let Some(redis) = state.ticker.redis_health() else {
+        return axum::Json(serde_json::json!({"status": "ok", "redis": "off"})).into_response();
+    };
+    match redis {
+        RedisHealth::Up => {
+            axum::Json(serde_json::json!({"status": "ok", "redis": "up"})).into_response()
+        }
+        RedisHealth::Down { error, since_ms } => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({
+                "status": "degraded",
+                "redis": {"state": "down", "error": error, "since_ms": since_ms},
+            })),
+        )
+            .into_response(),
+        _ => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"status": "starting", "redis": "connecting"})),
+        )
+            .into_response(),
+    }
 }
 
 /// CORS for the listed origins only (the browser tests' page), with credentials: never a

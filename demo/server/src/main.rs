@@ -15,10 +15,10 @@ async fn main() -> std::io::Result<()> {
     let config = Config::parse();
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, dist = ?config.dist, cors = ?config.cors_origins, faults = config.faults, "demo server listening");
+    tracing::info!(%addr, dist = ?config.dist, cors = ?config.cors_origins, faults = config.faults, redis = ?config.redis, "demo server listening");
     // A line for scripts and people alike.
     println!("demo-server listening on http://{addr}");
-    let (app, closer) = app(&config);
+    let (app, closer) = app(&config).map_err(std::io::Error::other)?;
     // With the peer's address, for the per-client connection cap.
     axum::serve(
         listener,

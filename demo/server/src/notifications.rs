@@ -127,7 +127,7 @@ async fn stream(
 ) -> Response {
     streams::open(
         &state,
-        &state.notifications.channel(&user),
+        &state.notifications.channel(&user).into(),
         id.as_deref(),
         peer,
     )
@@ -141,7 +141,7 @@ async fn poll(
 ) -> Response {
     streams::poll(
         &state,
-        &state.notifications.channel(&user),
+        &state.notifications.channel(&user).into(),
         id.as_deref(),
         &query,
     )

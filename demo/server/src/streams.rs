@@ -4,11 +4,11 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use crate::Feed;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use tidings_axum::Channel;
 
 use crate::AppState;
 use crate::faults::Verdict;
@@ -33,12 +33,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
 }
 
 /// A stream of `channel` for one client, resuming after `last_event_id`.
-pub fn open(
-    state: &AppState,
-    channel: &Channel,
-    last_event_id: Option<&str>,
-    peer: PeerIp,
-) -> Response {
+pub fn open(state: &AppState, feed: &Feed, last_event_id: Option<&str>, peer: PeerIp) -> Response {
     let (stall, slow) = match state.faults.verdict() {
         Verdict::Refuse(response) => return response,
         Verdict::Serve { stall, slow } => (stall, slow),
@@ -47,7 +42,7 @@ pub fn open(
         Ok(permit) => permit,
         Err(refused) => return refused.into_response(),
     };
-    let mut stream = channel
+    let mut stream = feed
         .subscribe(last_event_id)
         .retry(state.config.retry)
         .hold(permit);
@@ -71,7 +66,7 @@ pub struct PollQuery {
 /// One long-poll of `channel`: the events after `last_event_id`, or the first to come.
 pub async fn poll(
     state: &AppState,
-    channel: &Channel,
+    feed: &Feed,
     last_event_id: Option<&str>,
     query: &PollQuery,
 ) -> Response {
@@ -81,5 +76,5 @@ pub async fn poll(
     let wait = query.wait_ms.map_or(POLL_WAIT, |millis| {
         Duration::from_millis(millis).min(POLL_WAIT)
     });
-    channel.poll(last_event_id, wait).into_response()
+    feed.poll(last_event_id, wait).into_response()
 }

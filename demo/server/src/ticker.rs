@@ -8,10 +8,10 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::get;
 use demo_events::{Tick, Trade};
-use tidings_axum::{Channel, LastEventId};
+use tidings_axum::LastEventId;
 
-use crate::AppState;
 use crate::streams::{self, PeerIp, PollQuery};
+use crate::{AppState, Feed};
 
 /// The symbols on the ticker, with their opening prices.
 const SYMBOLS: [(&str, f64); 3] = [("ACME", 120.0), ("GLOBX", 48.5), ("INITECH", 310.25)];
@@ -24,7 +24,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Starts the ticker's task: a tick every `interval` into `channel`, until the runtime stops.
-pub fn start(channel: Channel, interval: Duration) {
+pub fn start(channel: Feed, interval: Duration) {
     tokio::spawn(async move {
         let mut prices = PriceWalk::new();
         let mut clock = tokio::time::interval(interval);
@@ -32,11 +32,11 @@ pub fn start(channel: Channel, interval: Duration) {
         for seq in 1u64.. {
             clock.tick().await;
             let (tick, trade) = prices.next(seq);
-            if let Err(error) = channel.publish(&tick) {
+            if let Err(error) = channel.publish(&tick).await {
                 tracing::error!(%error, "cannot publish a tick");
             }
             if let Some(trade) = trade
-                && let Err(error) = channel.publish(&trade)
+                && let Err(error) = channel.publish(&trade).await
             {
                 tracing::error!(%error, "cannot publish a trade");
             }

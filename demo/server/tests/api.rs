@@ -17,7 +17,7 @@ fn server(configure: impl FnOnce(&mut Config)) -> Router {
     config.faults = true;
     config.tick_interval = Duration::from_millis(10);
     configure(&mut config);
-    app(&config).0
+    app(&config).expect("a valid configuration").0
 }
 
 async fn send(app: &Router, request: Request<Body>) -> Response {

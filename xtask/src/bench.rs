@@ -71,6 +71,31 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
             };
             browser(&root, test, &[], Duration::from_secs(1800))
         }
+        Some((which, rest)) if which == "scale" => {
+            if rest.len() > 1 || rest.iter().any(|n| n.parse::<usize>().is_err()) {
+                return Err("`bench scale [clients per server]`".into());
+            }
+            crate::setup::run()?;
+            process::run(
+                "build the scale benchmark",
+                cargo().current_dir(&root).args([
+                    "build",
+                    "--profile",
+                    "bench",
+                    "-p",
+                    "sse-load",
+                    "-p",
+                    "demo-server",
+                ]),
+            )?;
+            process::run(
+                "bench scale",
+                std::process::Command::new(root.join("target/release/sse-scale"))
+                    .current_dir(&root)
+                    .env("PATH", process::tool_path())
+                    .args(rest),
+            )
+        }
         Some((which, rest)) if which == "size" => {
             if !rest.is_empty() {
                 return Err("`bench size` takes no options".into());
@@ -104,7 +129,7 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
         }
         _ => Err(
             "which benchmark? `cargo xtask bench wire | server [N ...] | browser | latency \
-                  | memory | chaos | soak [minutes] [transport] | size`"
+                  | memory | chaos | soak [minutes] [transport] | size | scale [N]`"
                 .into(),
         ),
     }

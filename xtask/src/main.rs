@@ -45,6 +45,8 @@ commands:
   bench soak [MINUTES] [eventsource|fetch|polling]
                    a steady stream with faults every 30 s (default 60 minutes, fetch)
   bench size       gzipped wasm of a minimal Leptos app without and with tidings
+  bench scale [N]  the broadcast through Redis with 2 servers and N clients each (default
+                   1000), next to one in-memory server with 2N clients
   fuzz [SECONDS]   fuzz each parser target for SECONDS (default 600)
   help             this text
 ";

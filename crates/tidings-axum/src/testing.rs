@@ -98,3 +98,109 @@ impl EventReader {
         self.ended
     }
 }
+
+/// A `redis-server` of a test's own (feature `redis` too), on a free loopback port with a
+/// temporary directory and an append-only file, stopped by its PID when dropped. It runs
+/// `redis-server` from `PATH`, or `TIDINGS_REDIS_SERVER`.
+#[cfg(feature = "redis")]
+#[derive(Debug)]
+pub struct RedisServer {
+    port: u16,
+    dir: std::path::PathBuf,
+    child: Option<std::process::Child>,
+}
+
+#[cfg(feature = "redis")]
+impl RedisServer {
+    /// Starts a server, and waits until it accepts connections.
+    ///
+    /// # Panics
+    ///
+    /// If `redis-server` cannot be started.
+    #[must_use]
+    pub fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let dir = std::env::temp_dir().join(format!("tidings-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let mut redis = Self {
+            port,
+            dir,
+            child: None,
+        };
+        redis.run();
+        redis
+    }
+
+    /// Its URL, `redis://127.0.0.1:<port>/`.
+    #[must_use]
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Starts the server (again) on the same port and directory: its append-only file keeps
+    /// the stream across a restart.
+    ///
+    /// # Panics
+    ///
+    /// If it cannot be started.
+    pub fn run(&mut self) {
+        let program =
+            std::env::var_os("TIDINGS_REDIS_SERVER").unwrap_or_else(|| "redis-server".into());
+        let child = std::process::Command::new(&program)
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args([
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+                "--protected-mode",
+                "yes",
+            ])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!(
+                    "cannot start {program:?} ({error}): install Debian's redis-server \
+                     (`cargo xtask setup` does) or set TIDINGS_REDIS_SERVER"
+                )
+            });
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Shuts the server down cleanly (its data flushed to disk), and waits until it is gone.
+    pub async fn shut_down(&mut self) {
+        if let Ok(client) = redis::Client::open(self.url())
+            && let Ok(mut connection) = client.get_multiplexed_async_connection().await
+        {
+            let _: Result<(), _> = redis::cmd("SHUTDOWN").query_async(&mut connection).await;
+        }
+        if let Some(mut child) = self.child.take() {
+            let _ = child.wait();
+        }
+    }
+}
+
+#[cfg(feature = "redis")]
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

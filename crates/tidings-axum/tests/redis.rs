@@ -5,9 +5,6 @@
 //! servers would have.
 #![cfg(feature = "redis")]
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -16,95 +13,10 @@ use axum::extract::State;
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
 use tidings_axum::redis::{RedisChannel, RedisConfig, RedisHealth};
-use tidings_axum::testing::EventReader;
+use tidings_axum::testing::{EventReader, RedisServer as Redis};
 use tidings_axum::{ChannelConfig, EventStream, LastEventId, RESYNC_EVENT};
 use tidings_wire::Event;
 use tower::ServiceExt;
-
-/// A `redis-server` of this test's own, stopped when dropped.
-struct Redis {
-    port: u16,
-    dir: PathBuf,
-    child: Option<Child>,
-}
-
-impl Redis {
-    fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let dir = std::env::temp_dir().join(format!("tidings-redis-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("a temporary directory");
-        let mut redis = Self {
-            port,
-            dir,
-            child: None,
-        };
-        redis.run();
-        redis
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    /// Starts the server (again) on the same port and directory: its append-only file keeps
-    /// the stream across a restart.
-    fn run(&mut self) {
-        let program =
-            std::env::var_os("TIDINGS_REDIS_SERVER").unwrap_or_else(|| "redis-server".into());
-        let child = Command::new(&program)
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
-            .args([
-                "--appendonly",
-                "yes",
-                "--save",
-                "",
-                "--protected-mode",
-                "yes",
-            ])
-            .arg("--dir")
-            .arg(&self.dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|error| {
-                panic!(
-                    "cannot start {program:?} ({error}): install Debian's redis-server \
-                     (`cargo xtask setup` does) or set TIDINGS_REDIS_SERVER"
-                )
-            });
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Shuts the server down cleanly (its data flushed to disk), and waits until it is gone.
-    async fn shut_down(&mut self) {
-        if let Ok(client) = redis::Client::open(self.url())
-            && let Ok(mut connection) = client.get_multiplexed_async_connection().await
-        {
-            let _: Result<(), _> = redis::cmd("SHUTDOWN").query_async(&mut connection).await;
-        }
-        if let Some(mut child) = self.child.take() {
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 fn app(channel: &RedisChannel) -> Router {
     async fn events(

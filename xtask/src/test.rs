@@ -120,15 +120,21 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
             cargo()
                 .current_dir(&root)
                 .env("RUSTDOCFLAGS", "-D warnings")
+                .args(["doc", "--no-deps", "-p", "tidings-wire", "-p", "tidings"]),
+        )?;
+        // As docs.rs builds it: every optional part documented.
+        process::run(
+            "docs (tidings-axum)",
+            cargo()
+                .current_dir(&root)
+                .env("RUSTDOCFLAGS", "-D warnings")
                 .args([
                     "doc",
                     "--no-deps",
                     "-p",
-                    "tidings-wire",
-                    "-p",
-                    "tidings",
-                    "-p",
                     "tidings-axum",
+                    "--features",
+                    "redis,testing",
                 ]),
         )
     })?;

@@ -54,9 +54,9 @@ async fn main() -> Result<(), Error> {
     };
     rlimit::increase_nofile_limit(u64::MAX)?;
     println!(
-        "| log | servers | clients | steady: deliveries | lost | p50 | p99 | burst of {BURST}: deliveries/s | lost |"
+        "| log | servers | clients | steady: deliveries | lost | p50 | p99 | burst of {BURST}: published/s | delivered/s | lost |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 
     let memory = start_server(3971, None)?;
     let row = measure(&[3971], 2 * per_instance).await?;
@@ -145,6 +145,7 @@ async fn measure(ports: &[u16], clients: usize) -> Result<String, Error> {
     let streams = open_all(&addrs, clients).await?;
     let started = Instant::now();
     let (first, _) = publish(addrs[0], "/api/firehose", BURST, None).await?;
+    let published = f64::from(BURST) / started.elapsed().as_secs_f64();
     let receivers: Vec<_> = streams
         .into_iter()
         .map(|body| tokio::spawn(receive(body, first, BURST)))
@@ -156,7 +157,7 @@ async fn measure(ports: &[u16], clients: usize) -> Result<String, Error> {
     let seconds = started.elapsed().as_secs_f64();
     let expected = BURST as usize * clients * addrs.len();
     Ok(format!(
-        "{steady} | {:.0} | {}",
+        "{steady} | {published:.0} | {:.0} | {}",
         delivered as f64 / seconds,
         expected - delivered
     ))

@@ -18,10 +18,18 @@ use crate::resume::{poll_url_for, url_with_last_event_id};
 use crate::state::{ConnectionState, FailReason, Timestamp, Transport};
 use crate::transport::event_source::EventSourceTransport;
 use crate::transport::http::{HttpRequest, HttpTransport};
-use crate::transport::{Active, Sink, TransportEvent, probe};
+use crate::transport::{Active, EventId, Sink, TransportEvent, last_event_id_of, probe};
 
-/// A subscriber to one event type: called with the event's data and last event ID.
-pub(crate) type Handler = Rc<dyn Fn(&str, &str)>;
+/// What a [`Handler`] calls: `(data, last event ID)`.
+pub(crate) type Callback = Rc<dyn Fn(&str, &str)>;
+
+/// A subscriber to one event type: called with the event's data and, if it wants it, its last
+/// event ID (otherwise with `""`, sparing a copy of the ID per event).
+#[derive(Clone)]
+pub(crate) struct Handler {
+    pub(crate) call: Callback,
+    pub(crate) wants_id: bool,
+}
 
 /// The signals of one user of a connection (an [`Sse`](crate::Sse) handle), which the connection
 /// keeps current. Each user owns its own, so that none outlives the component that made it.
@@ -39,6 +47,8 @@ pub(crate) struct Connection {
     outputs: RefCell<Vec<(u64, Outputs)>>,
     /// The ID to resume from: the last event's, or the initial one from the options.
     last_event_id: RefCell<Option<String>>,
+    /// A newer ID than `last_event_id`, still the browser's string: see [`EventId`].
+    pending_id: RefCell<Option<wasm_bindgen::JsValue>>,
     url: RefCell<String>,
     subscribers: RefCell<HashMap<String, Vec<(u64, Handler)>>>,
     /// Per event type, the subscribers as of the last change: see [`Connection::handlers_of`].
@@ -79,6 +89,7 @@ impl Connection {
         Rc::new_cyclic(|this| Self {
             this: this.clone(),
             last_event_id: RefCell::new(last_event_id),
+            pending_id: RefCell::new(None),
             options,
             outputs: RefCell::new(Vec::new()),
             url: RefCell::new(String::new()),
@@ -115,9 +126,7 @@ impl Connection {
         let key = self.next_subscriber.get();
         self.next_subscriber.set(key + 1);
         outputs.state.set(self.machine.borrow().state());
-        outputs
-            .last_event_id
-            .set(self.last_event_id.borrow().clone());
+        outputs.last_event_id.set(self.resume_id());
         self.outputs.borrow_mut().push((key, outputs));
         key
     }
@@ -287,7 +296,7 @@ impl Connection {
             url,
             options: self.options.request.clone(),
             with_credentials: self.options.with_credentials,
-            last_event_id: self.last_event_id.borrow().clone(),
+            last_event_id: self.resume_id(),
             max_event_size: self.options.max_event_size,
         }
     }
@@ -303,7 +312,7 @@ impl Connection {
     /// The URL to open: the stream's, with the last event ID to resume from.
     fn resume_url(&self) -> String {
         let url = self.url.borrow().clone();
-        match self.last_event_id.borrow().clone() {
+        match self.resume_id() {
             Some(id) => url_with_last_event_id(&url, &id),
             None => url,
         }
@@ -327,7 +336,7 @@ impl Connection {
                 data,
                 last_event_id,
             } => {
-                self.last_activity.set(crate::now_millis());
+                self.note_activity();
                 self.chooser.borrow_mut().active(self.kind.get());
                 self.deliver(event_type, data, last_event_id);
             }
@@ -337,11 +346,11 @@ impl Connection {
             } => {
                 self.last_activity.set(crate::now_millis());
                 leptos::logging::warn!("tidings: {error}");
-                self.note_last_event_id(last_event_id);
+                self.note_last_event_id(EventId::Text(last_event_id));
                 self.publish_stream_error(&error);
             }
             TransportEvent::Activity => {
-                self.last_activity.set(crate::now_millis());
+                self.note_activity();
                 self.chooser.borrow_mut().active(self.kind.get());
             }
             TransportEvent::Retry(delay) => self.feed(Input::ServerRetry(delay)),
@@ -383,11 +392,35 @@ impl Connection {
         *self.switch_timer.borrow_mut() = Some(timer);
     }
 
-    fn deliver(&self, event_type: &str, data: &str, last_event_id: &str) {
+    fn deliver(&self, event_type: &str, data: &str, last_event_id: EventId<'_>) {
+        let handlers = self.handlers_of(event_type);
+        // The ID as text, made only if a subscriber asks for it.
+        let copied;
+        let id = match last_event_id {
+            EventId::Text(id) => id,
+            EventId::Js(id) if handlers.iter().any(|handler| handler.wants_id) => {
+                copied = id
+                    .borrow()
+                    .as_ref()
+                    .map(last_event_id_of)
+                    .unwrap_or_default();
+                &copied
+            }
+            EventId::Js(_) => "",
+        };
         self.note_last_event_id(last_event_id);
-        for handler in self.handlers_of(event_type).iter() {
-            handler(data, last_event_id);
+        for handler in handlers.iter() {
+            (handler.call)(data, if handler.wants_id { id } else { "" });
         }
+    }
+
+    /// The ID to resume from: the last event's, or the initial one from the options.
+    fn resume_id(&self) -> Option<String> {
+        if let Some(id) = self.pending_id.borrow_mut().take() {
+            let id = last_event_id_of(&id);
+            self.last_event_id.replace((!id.is_empty()).then_some(id));
+        }
+        self.last_event_id.borrow().clone()
     }
 
     /// Shows a skipped event's error to every user's signal.
@@ -400,7 +433,25 @@ impl Connection {
     }
 
     /// Remembers `last_event_id` as the ID to resume from.
-    fn note_last_event_id(&self, last_event_id: &str) {
+    fn note_last_event_id(&self, last_event_id: EventId<'_>) {
+        let last_event_id = match last_event_id {
+            EventId::Text(id) => id,
+            // Kept as the browser's string until needed, unless it must be stored at once.
+            EventId::Js(id) if self.options.persist_key.is_none() => {
+                // Moved, not cloned: each clone of a JavaScript value is a call out of wasm.
+                if let Some(id) = id.borrow_mut().take() {
+                    self.pending_id.replace(Some(id));
+                }
+                self.schedule_id_publisher();
+                return;
+            }
+            EventId::Js(id) => &id
+                .borrow()
+                .as_ref()
+                .map(last_event_id_of)
+                .unwrap_or_default(),
+        };
+        self.pending_id.replace(None);
         if self.last_event_id.borrow().as_deref().unwrap_or_default() != last_event_id {
             // Exact at every event (reconnects resume from it); shown to the signals once per
             // burst, from a zero-delay timer, rather than at every event (a microtask would run
@@ -411,22 +462,35 @@ impl Connection {
             if let Some(key) = &self.options.persist_key {
                 store_id(key, Some(last_event_id).filter(|id| !id.is_empty()));
             }
-            if self.id_publisher.borrow().is_none() {
-                let this = self.this.clone();
-                let timer = Timeout::new(0, move || {
-                    if let Some(connection) = this.upgrade() {
-                        connection.publish_last_event_id();
-                    }
-                });
-                *self.id_publisher.borrow_mut() = Some(timer);
-            }
+            self.schedule_id_publisher();
+        }
+    }
+
+    /// Notes that something arrived, for the watchdog (when there is one: the clock is a call
+    /// out of wasm, too dear to make for every event for nothing).
+    fn note_activity(&self) {
+        if self.watchdog.borrow().is_some() {
+            self.last_activity.set(crate::now_millis());
+        }
+    }
+
+    /// Shows the last event ID to the signals soon, once for a whole burst of events.
+    fn schedule_id_publisher(&self) {
+        if self.id_publisher.borrow().is_none() {
+            let this = self.this.clone();
+            let timer = Timeout::new(0, move || {
+                if let Some(connection) = this.upgrade() {
+                    connection.publish_last_event_id();
+                }
+            });
+            *self.id_publisher.borrow_mut() = Some(timer);
         }
     }
 
     /// Shows the last event ID to every user's signal.
     fn publish_last_event_id(&self) {
         drop(self.id_publisher.borrow_mut().take());
-        let id = self.last_event_id.borrow().clone();
+        let id = self.resume_id();
         let outputs: Vec<Outputs> = self.outputs.borrow().iter().map(|(_, o)| *o).collect();
         for output in outputs {
             // A user whose component is gone has disposed signals: skip it.

@@ -312,14 +312,19 @@ impl Sse {
     {
         let decode_error = self.decode_error;
         let type_error = self.type_error_signal(T::NAME);
-        self.on_raw(T::NAME, move |data, _| match T::decode(data) {
-            Ok(value) => callback(value),
-            Err(error) => {
-                let error = std::sync::Arc::new(error);
-                type_error.set(Some(error.clone()));
-                decode_error.set(Some(error));
-            }
-        });
+        let handler = connection::Handler {
+            call: Rc::new(move |data: &str, _: &str| match T::decode(data) {
+                Ok(value) => callback(value),
+                Err(error) => {
+                    let error = std::sync::Arc::new(error);
+                    type_error.set(Some(error.clone()));
+                    decode_error.set(Some(error));
+                }
+            }),
+            // A typed subscriber never looks at the ID: spare its copy.
+            wants_id: false,
+        };
+        self.subscribe(T::NAME, handler);
     }
 
     /// Calls `callback` with the raw data and last event ID of every event of type `event_type`
@@ -328,7 +333,16 @@ impl Sse {
     /// The subscription lasts as long as the reactive owner it is made in (the component that
     /// calls this), and ends with it.
     pub fn on_raw(&self, event_type: &str, callback: impl Fn(&str, &str) + 'static) {
-        let handler: connection::Handler = Rc::new(callback);
+        let handler = connection::Handler {
+            call: Rc::new(callback),
+            wants_id: true,
+        };
+        self.subscribe(event_type, handler);
+    }
+
+    /// Subscribes `handler` to `event_type`, on this handle's connection now and on the ones it
+    /// moves to, for as long as the current owner lives.
+    fn subscribe(&self, event_type: &str, handler: connection::Handler) {
         let id = self.handle.try_update_value(|handle| {
             let id = handle.next_subscription;
             handle.next_subscription += 1;

@@ -6,13 +6,27 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::{EventSource, EventSourceInit, MessageEvent};
 
-use super::{Sink, TransportEvent};
+use super::{EventId, Sink, TransportEvent};
 use crate::diagnostics;
 
 /// `EventSource.readyState` while the browser is (re)connecting.
 const CONNECTING: u16 = 0;
 
 type Listener = Closure<dyn FnMut(MessageEvent)>;
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// A `MessageEvent`, seen only for its `lastEventId`.
+    type WithLastEventId;
+
+    #[wasm_bindgen(method, getter, js_name = lastEventId)]
+    fn last_event_id(this: &WithLastEventId) -> String;
+}
+
+/// The `lastEventId` of `event`, a `MessageEvent`.
+pub(crate) fn last_event_id_of(event: &wasm_bindgen::JsValue) -> String {
+    event.unchecked_ref::<WithLastEventId>().last_event_id()
+}
 
 /// An open `EventSource` and every closure registered on it. Dropping it closes the source and
 /// removes the listeners, so nothing outlives it; nothing is `forget()`-ed.
@@ -93,18 +107,18 @@ impl EventSourceTransport {
         let limit = self.max_event_size;
         let listener = Listener::new(move |event: MessageEvent| {
             let data = event.data().as_string().unwrap_or_default();
-            let last_event_id = event.last_event_id();
             if data.len() > limit {
                 // The browser has buffered it already; it still goes no further.
                 sink(TransportEvent::Skipped {
                     error: tidings_wire::ParseError::EventTooLarge { limit },
-                    last_event_id: &last_event_id,
+                    last_event_id: &event.last_event_id(),
                 });
             } else {
+                let event = std::cell::RefCell::new(Some(event.into()));
                 sink(TransportEvent::Message {
                     event_type: &name,
                     data: &data,
-                    last_event_id: &last_event_id,
+                    last_event_id: EventId::Js(&event),
                 });
             }
         });

@@ -20,7 +20,7 @@ use web_sys::{
 };
 
 use super::probe::classify;
-use super::{Sink, TransportEvent};
+use super::{EventId, Sink, TransportEvent};
 use crate::diagnostics;
 use crate::options::RequestOptions;
 use crate::reconnect::Failure;
@@ -181,7 +181,7 @@ fn deliver(parser: &mut Parser, chunk: &[u8], retry: &mut Option<Duration>, sink
         Ok(event) => sink(TransportEvent::Message {
             event_type: event.event_type,
             data: event.data,
-            last_event_id: event.last_event_id,
+            last_event_id: EventId::Text(event.last_event_id),
         }),
         Err(error) => skipped = Some(error),
     });

@@ -99,20 +99,26 @@ pub async fn faults() -> serde_json::Value {
 /// Publishes `count` events at once on the test server's firehose, and returns the ID to resume
 /// after to get exactly them.
 pub async fn burst(count: u32) -> String {
-    let url = format!("{}/api/firehose", crate::TEST_SERVER);
+    let answer = post_json("/api/firehose", &format!(r#"{{"count":{count}}}"#)).await;
+    answer["after"]
+        .as_str()
+        .expect("the marker's ID")
+        .to_owned()
+}
+
+/// Posts `json` to `path` on the test server and returns its JSON answer, failing the test if
+/// the server refuses.
+pub async fn post_json(path: &str, json: &str) -> serde_json::Value {
+    let url = format!("{}{path}", crate::TEST_SERVER);
     let response = gloo_net::http::Request::post(&url)
         .header("Content-Type", "application/json")
-        .body(format!(r#"{{"count":{count}}}"#))
+        .body(json.to_owned())
         .expect("a valid request")
         .send()
         .await
         .unwrap_or_else(|error| panic!("cannot reach {url}: {error}"));
     assert!(response.ok(), "{url} answered {}", response.status());
-    let answer: serde_json::Value = response.json().await.expect("JSON");
-    answer["after"]
-        .as_str()
-        .expect("the marker's ID")
-        .to_owned()
+    response.json().await.expect("JSON")
 }
 
 /// Options that reconnect quickly and predictably (no jitter), so that tests do not wait long.

@@ -12,7 +12,9 @@ use tidings::{ConnectionState, SseOptions, TransportMode, diagnostics, use_sse_w
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::TEST_SERVER;
-use crate::browser::{clear_faults, fault, quick, sleep, tick_seqs, wait_for, with_owner};
+use crate::browser::{
+    clear_faults, fault, post_json, quick, sleep, tick_seqs, wait_for, with_owner,
+};
 
 /// The bytes of wasm memory the page has.
 pub fn wasm_memory() -> f64 {
@@ -57,16 +59,8 @@ pub struct Published {
 /// Has the firehose publish `count` ticks at `rate` per second, in the background; each tick's
 /// `price` is the time it was published (milliseconds since the Unix epoch).
 pub async fn paced(count: u32, rate: u32) -> Published {
-    let url = format!("{TEST_SERVER}/api/firehose/paced");
-    let response = gloo_net::http::Request::post(&url)
-        .header("Content-Type", "application/json")
-        .body(format!(r#"{{"count":{count},"rate":{rate}}}"#))
-        .expect("a valid request")
-        .send()
-        .await
-        .unwrap_or_else(|error| panic!("cannot reach {url}: {error}"));
-    assert!(response.ok(), "{url} answered {}", response.status());
-    let answer: serde_json::Value = response.json().await.expect("JSON");
+    let json = format!(r#"{{"count":{count},"rate":{rate}}}"#);
+    let answer = post_json("/api/firehose/paced", &json).await;
     Published {
         first: answer["first"].as_u64().expect("the first seq"),
         after: answer["after"]

@@ -14,7 +14,7 @@ use tidings::{
     use_sse_with_options,
 };
 use tidings_tests::browser::{clear_faults, failure, fault, quick, sleep, wait_for, with_owner};
-use wasm_bindgen::JsCast;
+use tidings_tests::proof::wasm_memory;
 use wasm_bindgen_test::wasm_bindgen_test;
 
 use crate::{PATIENCE, url};
@@ -152,16 +152,6 @@ async fn a_huge_event_is_skipped_reported_and_its_id_kept() {
         .await;
         clear_faults().await;
     }
-}
-
-/// The bytes of wasm memory in use.
-fn wasm_memory() -> f64 {
-    wasm_bindgen::memory()
-        .unchecked_into::<js_sys::WebAssembly::Memory>()
-        .buffer()
-        .unchecked_into::<js_sys::ArrayBuffer>()
-        .byte_length()
-        .into()
 }
 
 #[wasm_bindgen_test]

@@ -38,18 +38,7 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
             if let Some(bad) = counts.iter().find(|n| n.parse::<usize>().is_err()) {
                 return Err(format!("`bench server` takes client counts, not `{bad}`"));
             }
-            process::run(
-                "build the load test",
-                cargo().current_dir(&root).args([
-                    "build",
-                    "--profile",
-                    "bench",
-                    "-p",
-                    "sse-load",
-                    "-p",
-                    "demo-server",
-                ]),
-            )?;
+            build_load_tools(&root)?;
             // The bench profile builds into target/release.
             process::run(
                 "bench server",
@@ -76,18 +65,7 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
                 return Err("`bench scale [clients per server]`".into());
             }
             crate::setup::run()?;
-            process::run(
-                "build the scale benchmark",
-                cargo().current_dir(&root).args([
-                    "build",
-                    "--profile",
-                    "bench",
-                    "-p",
-                    "sse-load",
-                    "-p",
-                    "demo-server",
-                ]),
-            )?;
+            build_load_tools(&root)?;
             process::run(
                 "bench scale",
                 std::process::Command::new(root.join("target/release/sse-scale"))
@@ -133,6 +111,23 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
                 .into(),
         ),
     }
+}
+
+/// Builds the load generators (`demo/load`) and the demo server with the bench profile, which
+/// builds into `target/release`.
+fn build_load_tools(root: &Path) -> Result<(), String> {
+    process::run(
+        "build the load tools",
+        cargo().current_dir(root).args([
+            "build",
+            "--profile",
+            "bench",
+            "-p",
+            "sse-load",
+            "-p",
+            "demo-server",
+        ]),
+    )
 }
 
 /// The fetch peer of the browser benchmark, made of the npm parser's single-file build and our

@@ -139,6 +139,13 @@ struct Log {
     horizon: Key,
 }
 
+impl Log {
+    /// The key of the newest event kept, or the horizon if none is.
+    fn newest_key(&self) -> Key {
+        self.entries.back().map_or(self.horizon, |entry| entry.key)
+    }
+}
+
 struct Entry {
     seq: u64,
     key: Key,
@@ -276,8 +283,7 @@ impl Channel {
         data: &str,
     ) -> bool {
         let mut log = self.write_log();
-        let newest = log.entries.back().map_or(log.horizon, |entry| entry.key);
-        if key <= newest {
+        if key <= log.newest_key() {
             return false;
         }
         let seq = log.next_seq;
@@ -297,8 +303,7 @@ impl Channel {
 
     /// The key of the newest event kept, or the horizon if none is.
     pub(crate) fn newest_key(&self) -> Key {
-        let log = self.read_log();
-        log.entries.back().map_or(log.horizon, |entry| entry.key)
+        self.read_log().newest_key()
     }
 
     fn push(&self, log: &mut Log, key: Key, id: &str, event_type: Option<&str>, data: &str) {
@@ -427,7 +432,7 @@ impl Channel {
                 // An external ID far ahead of everything mirrored is not a lag: it is not ours.
                 Some(key)
                     if matches!(self.shared.ids, Ids::External) && {
-                        let newest = log.entries.back().map_or(log.horizon, |entry| entry.key);
+                        let newest = log.newest_key();
                         newest != (0, 0)
                             && key.0 > newest.0.saturating_add(MIRROR_LAG.as_millis() as u64)
                     } =>

@@ -201,19 +201,9 @@ impl RedisChannel {
         event_type: Option<&str>,
         data: &str,
     ) -> Result<String, PublishError> {
-        let command = self.xadd(event_type, data);
-        let mut publisher = self.publisher().await?;
-        let Some(connection) = publisher.as_mut() else {
-            return Err(PublishError::Unavailable("no connection".into()));
-        };
-        match command.query_async::<String>(connection).await {
-            Ok(id) => Ok(id),
-            Err(error) => {
-                // Made afresh next time.
-                *publisher = None;
-                Err(PublishError::Unavailable(error.to_string()))
-            }
-        }
+        let mut ids = self.publish_batch(&[(event_type, data)]).await?;
+        ids.pop()
+            .ok_or_else(|| PublishError::Unavailable("Redis answered no ID".into()))
     }
 
     /// Publishes several events in one round trip (a pipeline of `XADD`s), in order. Returns
@@ -241,6 +231,7 @@ impl RedisChannel {
         match pipeline.query_async::<Vec<String>>(connection).await {
             Ok(ids) => Ok(ids),
             Err(error) => {
+                // Made afresh next time.
                 *publisher = None;
                 Err(PublishError::Unavailable(error.to_string()))
             }

@@ -14,8 +14,7 @@ use tokio::time::Instant;
 
 use crate::EventStream;
 
-/// The event type of the resync signal: see [`Channel`].
-pub const RESYNC_EVENT: &str = "tidings-resync";
+pub use tidings_wire::RESYNC_EVENT;
 
 /// How far (in the milliseconds of its IDs) an external ID may be ahead of the newest event a
 /// mirror holds and still be taken for an event not mirrored yet.
@@ -378,8 +377,8 @@ impl Channel {
                     }
                     break;
                 }
-                Batch::Lagged => {
-                    body.extend_from_slice(&self.resync_frame(ResyncReason::TooOld));
+                Batch::Lagged(resync) => {
+                    body.extend_from_slice(&resync);
                     break;
                 }
                 Batch::Empty(_) if !body.is_empty() => break,
@@ -451,11 +450,11 @@ impl Channel {
                 }
             },
         };
-        let next_seq = log.next_seq;
-        drop(log);
         match start {
             Start::At(cursor, after) => (None, cursor, after),
-            Start::Resync(reason) => (Some(self.resync_frame(reason)), next_seq, (0, 0)),
+            // The resync's ID and the cursor come from the same look at the log, under the same
+            // lock: every event after the ID is sent, none before it.
+            Start::Resync(reason) => (Some(resync_frame(&log, reason)), log.next_seq, (0, 0)),
         }
     }
 
@@ -474,7 +473,7 @@ impl Channel {
                         }
                         // Its next event has left the log: end the stream; the client reconnects
                         // with its last ID and is told to resync.
-                        Batch::Lagged => return None,
+                        Batch::Lagged(_) => return None,
                         Batch::Empty(next) => cursor = next,
                     }
                     // An error means the channel is gone: end the stream.
@@ -492,7 +491,7 @@ impl Channel {
             return Batch::Empty(cursor);
         };
         if cursor < oldest {
-            return Batch::Lagged;
+            return Batch::Lagged(resync_frame(&log, ResyncReason::TooOld));
         }
         let first = usize::try_from(cursor - oldest).unwrap_or(usize::MAX);
         let mut chunk = BytesMut::new();
@@ -515,18 +514,6 @@ impl Channel {
         } else {
             Batch::Events(chunk.freeze(), next)
         }
-    }
-
-    fn resync_frame(&self, reason: ResyncReason) -> Bytes {
-        let head = self.last_id().unwrap_or_default();
-        let data = format!("{{\"reason\":\"{}\"}}", reason.as_str());
-        Bytes::from(
-            Frame::new()
-                .event(RESYNC_EVENT)
-                .id(&head)
-                .data(&data)
-                .into_string(),
-        )
     }
 
     fn evict(&self, log: &mut Log, now: Instant) {
@@ -586,6 +573,20 @@ enum Batch {
     Events(Bytes, u64),
     /// Nothing new yet (the cursor to go on from: skipped events are passed).
     Empty(u64),
-    /// The subscriber's next event has left the log.
-    Lagged,
+    /// The subscriber's next event has left the log: the resync to send, as of the same look.
+    Lagged(Bytes),
+}
+
+/// The resync event for a client that cannot resume, carrying the ID of the newest event in
+/// `log`: the client's next resume starts after it.
+fn resync_frame(log: &Log, reason: ResyncReason) -> Bytes {
+    let head = log.entries.back().map_or("", |entry| &entry.id);
+    let data = format!("{{\"reason\":\"{}\"}}", reason.as_str());
+    Bytes::from(
+        Frame::new()
+            .event(RESYNC_EVENT)
+            .id(head)
+            .data(&data)
+            .into_string(),
+    )
 }

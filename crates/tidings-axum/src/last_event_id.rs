@@ -5,12 +5,12 @@ use std::convert::Infallible;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
-/// The request header a browser's `EventSource` sends when it reconnects by itself.
+/// The request header a reconnecting client names its last event in (a browser's `EventSource`
+/// sends it when it reconnects by itself): [`tidings_wire::LAST_EVENT_ID_HEADER`], lowercased as
+/// HTTP/2 and `axum`'s header names are.
 pub const LAST_EVENT_ID_HEADER: &str = "last-event-id";
 
-/// The query parameter that carries the last event ID when a header cannot be set, as when a
-/// client opens a new `EventSource` to resume (the `tidings` client does).
-pub const LAST_EVENT_ID_PARAM: &str = "lastEventId";
+pub use tidings_wire::LAST_EVENT_ID_PARAM;
 
 /// The ID of the last event a client saw, if it sent one: the events to send it start after it.
 ///

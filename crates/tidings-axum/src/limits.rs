@@ -7,10 +7,15 @@ use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use tidings_wire::Frame;
 
-/// Caps the number of open streams, in all and per client address. A stream over a cap is
-/// refused with `503 Service Unavailable` and a `Retry-After` header, which the `tidings` client
-/// honours (browsers' own `EventSource` gives up on a 503).
+/// Caps the number of open streams, in all and per client address.
+///
+/// A stream over a cap is refused with an answer every standard client comes back from by
+/// itself: `200` with a short event stream that carries only a `retry:` hint and a comment, and
+/// then ends (see [`LimitExceeded`]). A `503`, the obvious answer, ends a browser's
+/// `EventSource` for good, as the standard says: one busy moment would disconnect such clients
+/// until the page is reloaded.
 ///
 /// ```
 /// use std::net::SocketAddr;
@@ -161,7 +166,14 @@ enum Cap {
     PerAddress,
 }
 
-/// A stream refused by a [`ConnectionLimiter`]: answers `503` with `Retry-After`.
+/// A stream refused by a [`ConnectionLimiter`].
+///
+/// As a response it is `200 OK`, `Content-Type: text/event-stream`, a `Retry-After` header, and
+/// a body of two lines that dispatch no event, `retry: <ms>` and a comment saying why, after
+/// which the stream ends. Every standard client (a browser's `EventSource`, the npm
+/// `eventsource`, `httpx-sse`'s reconnect loop, `tidings`) then reconnects after the hint, with
+/// its `Last-Event-ID`, so nothing is lost. For an endpoint that is not an event stream, answer
+/// [`LimitExceeded::unavailable`] instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("too many open streams ({}); retry after {retry_after:?}", match cap { Cap::Global => "server-wide", Cap::PerAddress => "from this address" })]
 pub struct LimitExceeded {
@@ -175,16 +187,43 @@ impl LimitExceeded {
     pub fn retry_after(&self) -> Duration {
         self.retry_after
     }
+
+    /// The refusal as `503 Service Unavailable` with `Retry-After`, for endpoints that are not
+    /// event streams (a standard `EventSource` gives up on it: streams get the
+    /// [`IntoResponse`] answer).
+    #[must_use]
+    pub fn unavailable(&self) -> Response {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, self.retry_after_header())],
+            self.to_string(),
+        )
+            .into_response()
+    }
+
+    /// `Retry-After` in whole seconds, rounded up.
+    fn retry_after_header(&self) -> HeaderValue {
+        let seconds = self.retry_after.as_secs() + u64::from(self.retry_after.subsec_nanos() > 0);
+        HeaderValue::from(seconds)
+    }
 }
 
 impl IntoResponse for LimitExceeded {
     fn into_response(self) -> Response {
-        let seconds = self.retry_after.as_secs() + u64::from(self.retry_after.subsec_nanos() > 0);
-        let retry_after = HeaderValue::from(seconds);
+        let body = Frame::new()
+            .retry(self.retry_after)
+            .comment(&self.to_string())
+            .into_string();
         (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [(header::RETRY_AFTER, retry_after)],
-            self.to_string(),
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(tidings_wire::CONTENT_TYPE),
+                ),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+                (header::RETRY_AFTER, self.retry_after_header()),
+            ],
+            body,
         )
             .into_response()
     }
@@ -215,15 +254,36 @@ mod tests {
         );
     }
 
-    #[test]
-    fn refusal_is_503_with_retry_after_in_whole_seconds() {
+    #[tokio::test]
+    async fn refusal_is_a_stream_that_asks_to_come_back_later() {
+        use http_body_util::BodyExt;
         let limiter = ConnectionLimiter::new(1, 1).retry_after(Duration::from_millis(2500));
         let _held = limiter.try_acquire([10, 0, 0, 1].into()).expect("room");
-        let response = limiter
+        let refused = limiter
             .try_acquire([10, 0, 0, 1].into())
-            .expect_err("full")
-            .into_response();
-        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            .expect_err("full");
+
+        let unavailable = refused.unavailable();
+        assert_eq!(unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(unavailable.headers()[header::RETRY_AFTER], "3");
+
+        let response = refused.into_response();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "text/event-stream");
         assert_eq!(response.headers()[header::RETRY_AFTER], "3");
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("a whole body")
+            .to_bytes();
+        assert_eq!(
+            body,
+            "retry: 2500\n: too many open streams (server-wide); retry after 2.5s\n"
+        );
+        // Nothing in it dispatches an event, and the hint is read.
+        let mut parser = tidings_wire::Parser::new();
+        assert!(parser.feed_owned(&body).is_empty());
+        assert_eq!(parser.retry(), Some(Duration::from_millis(2500)));
     }
 }

@@ -65,7 +65,8 @@ impl EventStream {
         self
     }
 
-    /// Sends a keep-alive comment after each `interval` without a frame.
+    /// Sends a keep-alive comment after each `interval` without a frame: the line `:`, with no
+    /// blank line after it, so that no client dispatches an empty event for it.
     ///
     /// # Panics
     ///
@@ -86,7 +87,8 @@ impl EventStream {
     }
 
     /// Opens the stream with a `retry` field: how long a client should wait before reconnecting
-    /// after the connection is lost.
+    /// after the connection is lost. It is sent as a line of its own, with no blank line after
+    /// it, so that no client dispatches an empty event for it (see [`Frame`]).
     pub fn retry(mut self, delay: Duration) -> Self {
         self.retry = Some(delay);
         self
@@ -179,7 +181,8 @@ impl<S: Stream<Item = Bytes>> Stream for KeepAlive<S> {
         }
         ready!(this.idle.as_mut().poll(cx));
         this.idle.reset(Instant::now() + *this.interval);
-        Poll::Ready(Some(Bytes::from_static(b":\n\n")))
+        // A comment line with no blank line after it: no client takes it for an event.
+        Poll::Ready(Some(Bytes::from_static(b":\n")))
     }
 }
 
@@ -219,7 +222,8 @@ mod tests {
             .await
             .expect("infallible")
             .to_bytes();
-        assert_eq!(bytes, "retry: 2500\n\nid: 1\ndata: a\n\nid: 2\ndata: b\n\n");
+        // The hint is a line of its own with no blank line after it: it dispatches nothing.
+        assert_eq!(bytes, "retry: 2500\nid: 1\ndata: a\n\nid: 2\ndata: b\n\n");
     }
 
     #[tokio::test(start_paused = true)]
@@ -232,9 +236,9 @@ mod tests {
         let start = Instant::now();
 
         // Idle: a comment after exactly one interval, then another after the next.
-        assert_eq!(next_chunk(&mut body).await.as_deref(), Some(":\n\n"));
+        assert_eq!(next_chunk(&mut body).await.as_deref(), Some(":\n"));
         assert_eq!(start.elapsed(), Duration::from_secs(10));
-        assert_eq!(next_chunk(&mut body).await.as_deref(), Some(":\n\n"));
+        assert_eq!(next_chunk(&mut body).await.as_deref(), Some(":\n"));
         assert_eq!(start.elapsed(), Duration::from_secs(20));
 
         // A frame at 27 s resets the timer: the next comment is due at 37 s, not 30 s.
@@ -243,7 +247,7 @@ mod tests {
             .await
             .expect("receiver alive");
         assert_eq!(next_chunk(&mut body).await.as_deref(), Some("data: x\n\n"));
-        assert_eq!(next_chunk(&mut body).await.as_deref(), Some(":\n\n"));
+        assert_eq!(next_chunk(&mut body).await.as_deref(), Some(":\n"));
         assert_eq!(start.elapsed(), Duration::from_secs(37));
 
         // The stream ends when its frames end.

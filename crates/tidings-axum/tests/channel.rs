@@ -234,3 +234,56 @@ async fn a_client_that_falls_out_of_the_window_is_cut_off_and_told_to_resync() {
     let mut again = connect(&channel, "/events", Some(last)).await;
     assert_eq!(again.events(1).await[0].event_type, RESYNC_EVENT);
 }
+
+/// The resync event's ID must cover exactly the events before the first one delivered after it:
+/// an event published while a client is being subscribed is either before the resync's ID (and
+/// not sent) or after it (and sent), never both. A client that reloads its snapshot on resync
+/// would otherwise apply it twice. Before the ID was taken under the log's lock, 7 to 10 of
+/// 3 000 subscriptions showed the race.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resync_covers_exactly_the_events_before_the_next_one_sent() {
+    let channel = Channel::new();
+    publish(&channel, 1..=1);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let publisher = {
+        let (channel, stop) = (channel.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut n = 1u32;
+            // Bounded: stops when told, or after 2 million events.
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && n < 2_000_000 {
+                n += 1;
+                channel.publish_data(Some("n"), &n.to_string());
+            }
+        })
+    };
+    let seq = |id: &str| -> u64 {
+        id.rsplit('-')
+            .next()
+            .and_then(|seq| seq.parse().ok())
+            .unwrap_or_else(|| panic!("a local ID: {id:?}"))
+    };
+    let mut overlaps = 0;
+    for (stream, attempt) in [false, true].into_iter().cycle().zip(0..3_000) {
+        let (uri, id) = if stream {
+            ("/events", "garbage")
+        } else {
+            ("/poll?wait_ms=1000", "garbage")
+        };
+        let mut client = connect(&channel, uri, Some(id)).await;
+        let events = client.events(2).await;
+        assert_eq!(events[0].event_type, RESYNC_EVENT, "attempt {attempt}");
+        let Some(next) = events.get(1) else {
+            // A poll that ended with the resync alone: nothing to compare.
+            continue;
+        };
+        if seq(&next.last_event_id) != seq(&events[0].last_event_id) + 1 {
+            overlaps += 1;
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    publisher.join().expect("the publisher ends");
+    assert_eq!(
+        overlaps, 0,
+        "events delivered after a resync that claimed to cover them, or skipped"
+    );
+}

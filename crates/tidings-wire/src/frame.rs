@@ -1,7 +1,25 @@
 //! The encoder: [`Frame`], one block of a `text/event-stream`.
 //!
 //! A frame is an event (`data`, with an optional `event` type and `id`), a comment (such as a
-//! keep-alive), a `retry` hint, or any mix of these, as one block ended by a blank line.
+//! keep-alive), a `retry` hint, or any mix of these.
+//!
+//! # Written so that every popular client reads it the same
+//!
+//! The standard lets a writer spell some things several ways; some popular clients understand
+//! only one of them. `Frame` always writes the one they all agree on:
+//!
+//! - An empty value keeps its colon (`data:`, `id:`), never a bare field name: the standard
+//!   reads both alike, but `@microsoft/fetch-event-source` ignores lines without a colon, which
+//!   corrupted data with blank lines (Markdown, LLM text) and lost empty-ID resets.
+//! - A frame with neither `data` nor `id` (a comment, a `retry` hint) is written as lines
+//!   **without** the closing blank line. Such a block dispatches nothing in the standard, but
+//!   `httpx-sse` and `fetch-event-source` turn every blank line into an (empty) event, and
+//!   `httpx-sse`'s documented reconnect loop then forgets its resume ID. A comment or `retry`
+//!   line takes effect as soon as its line ends, so nothing is lost by leaving the block open:
+//!   the next event's lines simply join it.
+//! - A frame with an `id` but no `data` ends with the blank line, as it must for the ID to take
+//!   effect. Know that `eventsource-parser` 3 (inside the npm `eventsource` 3 and 4) drops the ID
+//!   of such a block: prefer giving IDs to events that carry data.
 //!
 //! ```
 //! use std::time::Duration;
@@ -10,8 +28,11 @@
 //! let frame = Frame::new().event("tick").id("42").data("line one\nline two");
 //! assert_eq!(frame.as_str(), "event: tick\nid: 42\ndata: line one\ndata: line two\n\n");
 //!
-//! assert_eq!(Frame::new().comment("keep-alive").as_str(), ": keep-alive\n\n");
-//! assert_eq!(Frame::new().retry(Duration::from_secs(3)).as_str(), "retry: 3000\n\n");
+//! // Comments and retry hints dispatch nothing, so they end with no blank line.
+//! assert_eq!(Frame::new().comment("keep-alive").as_str(), ": keep-alive\n");
+//! assert_eq!(Frame::new().retry(Duration::from_secs(3)).as_str(), "retry: 3000\n");
+//! // An empty value keeps its colon.
+//! assert_eq!(Frame::new().data("").as_str(), "data:\n\n");
 //! ```
 //!
 //! Fields are written in the order the builder methods are called. See the standard's
@@ -22,14 +43,17 @@ use std::time::Duration;
 
 /// One block of an event stream, ready to be written: see the [module documentation](self).
 ///
-/// The encoded text always ends with the blank line that makes a client dispatch the event.
+/// A frame with `data` or an `id` ends with the blank line that makes a client dispatch it; a
+/// frame of comments and `retry` hints only does not (see the [module documentation](self)).
 /// A frame with no `data` dispatches no event (but its `id` and `retry` still take effect); to
 /// send an event with empty data, call [`Frame::data`] with `""`.
 #[derive(Clone, PartialEq, Eq, Hash)]
 #[must_use]
 pub struct Frame {
-    /// The encoded fields, each line ended by LF, and then the closing LF.
+    /// The encoded fields, each line ended by LF, and then the closing LF if `block`.
     text: String,
+    /// Whether the frame has a `data` or `id` field, and so ends with a blank line.
+    block: bool,
 }
 
 impl Default for Frame {
@@ -48,7 +72,8 @@ impl Frame {
     /// An empty frame, to which the builder methods add fields.
     pub fn new() -> Self {
         Self {
-            text: String::from("\n"),
+            text: String::new(),
+            block: false,
         }
     }
 
@@ -66,13 +91,15 @@ impl Frame {
             !name.contains(['\r', '\n']),
             "an SSE event type must not contain CR or LF: {name:?}"
         );
-        self.field("event", name)
+        self.field("event", name, false)
     }
 
     /// Sets the event ID (the `id` field): the client sends the ID of the last event it saw as
     /// `Last-Event-ID` when it reconnects, to resume after it. An empty ID resets it.
     ///
     /// See [MDN: id](https://developer.mozilla.org/en-US/docs/Web/API/Server-sent_events/Using_server-sent_events#id).
+    /// A frame with an ID and no data sets the client's ID without an event, but
+    /// `eventsource-parser` 3 ignores such a block: see the [module documentation](self).
     ///
     /// # Panics
     ///
@@ -94,7 +121,7 @@ impl Frame {
         if id.contains(['\r', '\n', '\0']) {
             return Err(InvalidId { id: id.to_owned() });
         }
-        Ok(self.field("id", id))
+        Ok(self.field("id", id, true))
     }
 
     /// Adds data (the `data` field): one `data` line for each line of `text`. A client joins the
@@ -104,7 +131,7 @@ impl Frame {
     /// See [MDN: data](https://developer.mozilla.org/en-US/docs/Web/API/Server-sent_events/Using_server-sent_events#data).
     pub fn data(mut self, text: &str) -> Self {
         for line in lines(text) {
-            self = self.field("data", line);
+            self = self.field("data", line, true);
         }
         self
     }
@@ -121,14 +148,14 @@ impl Frame {
         value: &T,
     ) -> Result<Self, serde_json::Error> {
         let text = serde_json::to_string(value)?;
-        Ok(self.field("data", &text))
+        Ok(self.field("data", &text, true))
     }
 
     /// Adds a comment: clients ignore it, but it keeps idle connections (and proxies) alive.
     /// Each line of `text` becomes one comment line.
     pub fn comment(mut self, text: &str) -> Self {
         for line in lines(text) {
-            self.push_line(":", " ", line);
+            self.push_line("", line, false);
         }
         self
     }
@@ -139,16 +166,16 @@ impl Frame {
     /// See [MDN: retry](https://developer.mozilla.org/en-US/docs/Web/API/Server-sent_events/Using_server-sent_events#retry).
     pub fn retry(self, delay: Duration) -> Self {
         let millis = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
-        self.field("retry", &millis.to_string())
+        self.field("retry", &millis.to_string(), false)
     }
 
-    /// The encoded frame, ending with its blank line.
+    /// The encoded frame.
     #[must_use]
     pub fn as_str(&self) -> &str {
         &self.text
     }
 
-    /// The encoded frame as bytes, ending with its blank line.
+    /// The encoded frame as bytes.
     #[must_use]
     pub fn as_bytes(&self) -> &[u8] {
         self.text.as_bytes()
@@ -160,21 +187,28 @@ impl Frame {
         self.text
     }
 
-    fn field(mut self, name: &str, value: &str) -> Self {
-        self.push_line(name, ": ", value);
+    fn field(mut self, name: &str, value: &str, dispatches: bool) -> Self {
+        self.push_line(name, value, dispatches);
         self
     }
 
-    /// Appends the line `name` + `separator` + `value` (just `name` when the value is empty),
-    /// keeping the closing blank line last.
-    fn push_line(&mut self, name: &str, separator: &str, value: &str) {
-        self.text.pop();
+    /// Appends the line `name: value` (`name:` when the value is empty, `: value` for a
+    /// comment), keeping the closing blank line last once a field that `dispatches` is in.
+    fn push_line(&mut self, name: &str, value: &str, dispatches: bool) {
+        if self.block {
+            self.text.pop();
+        }
         self.text.push_str(name);
+        self.text.push(':');
         if !value.is_empty() {
-            self.text.push_str(separator);
+            self.text.push(' ');
             self.text.push_str(value);
         }
-        self.text.push_str("\n\n");
+        self.text.push('\n');
+        self.block |= dispatches;
+        if self.block {
+            self.text.push('\n');
+        }
     }
 }
 
@@ -239,30 +273,79 @@ mod tests {
     fn encodes_byte_exact() {
         let table = [
             (Frame::new().data("hello"), "data: hello\n\n"),
-            (Frame::new().data(""), "data\n\n"),
+            (Frame::new().data(""), "data:\n\n"),
             (
                 Frame::new().data("a\nb\r\nc\rd"),
                 "data: a\ndata: b\ndata: c\ndata: d\n\n",
             ),
-            (Frame::new().data("a\n"), "data: a\ndata\n\n"),
+            (Frame::new().data("a\n"), "data: a\ndata:\n\n"),
+            (
+                Frame::new().data("# Title\n\nBody"),
+                "data: # Title\ndata:\ndata: Body\n\n",
+            ),
             (Frame::new().data(" lead"), "data:  lead\n\n"),
             (Frame::new().data("a").data("b"), "data: a\ndata: b\n\n"),
             (
                 Frame::new().event("tick").id("1").data("x"),
                 "event: tick\nid: 1\ndata: x\n\n",
             ),
-            (Frame::new().id(""), "id\n\n"),
-            (Frame::new().comment(""), ":\n\n"),
-            (Frame::new().comment("a\nb"), ": a\n: b\n\n"),
+            (Frame::new().id(""), "id:\n\n"),
+            (Frame::new().id("7"), "id: 7\n\n"),
+            // Comments and retry hints dispatch nothing: no closing blank line.
+            (Frame::new().comment(""), ":\n"),
+            (Frame::new().comment("a\nb"), ": a\n: b\n"),
             (
                 Frame::new().retry(Duration::from_millis(1500)),
-                "retry: 1500\n\n",
+                "retry: 1500\n",
             ),
-            (Frame::new(), "\n"),
+            (
+                Frame::new().comment("hi").retry(Duration::from_secs(1)),
+                ": hi\nretry: 1000\n",
+            ),
+            // Until a field that dispatches joins them.
+            (
+                Frame::new().retry(Duration::from_secs(1)).data("x"),
+                "retry: 1000\ndata: x\n\n",
+            ),
+            (
+                Frame::new().comment("c").data("x").comment("d"),
+                ": c\ndata: x\n: d\n\n",
+            ),
+            (Frame::new(), ""),
         ];
         for (frame, expected) in table {
             assert_eq!(frame.as_str(), expected);
         }
+    }
+
+    /// Keep-alives and retry hints between events put no blank line on the wire, so that no
+    /// client (httpx-sse, fetch-event-source) dispatches an empty event for them.
+    #[test]
+    fn only_events_end_blocks() {
+        let stream = [
+            Frame::new().retry(Duration::from_secs(2)),
+            Frame::new().comment(""),
+            Frame::new().id("1").data("a\n\nb"),
+            Frame::new().comment("keep-alive"),
+            Frame::new().comment(""),
+            Frame::new().id("2").data(""),
+        ]
+        .map(Frame::into_string)
+        .concat();
+        assert_eq!(
+            stream,
+            "retry: 2000\n:\nid: 1\ndata: a\ndata:\ndata: b\n\n: keep-alive\n:\nid: 2\ndata:\n\n"
+        );
+        assert_eq!(stream.matches("\n\n").count(), 2, "one blank line per event");
+        let events = Parser::new().feed_owned(stream.as_bytes());
+        let got: Vec<_> = events
+            .into_iter()
+            .map(|e| {
+                let e = e.expect("small");
+                (e.last_event_id, e.data)
+            })
+            .collect();
+        assert_eq!(got, [("1".into(), "a\n\nb".into()), ("2".into(), String::new())]);
     }
 
     #[cfg(feature = "json")]

@@ -45,3 +45,18 @@ pub use typed::{DecodeError, EncodeError, TypedEvent};
 
 /// The MIME type of an event stream, for `Content-Type` and `Accept` headers.
 pub const CONTENT_TYPE: &str = "text/event-stream";
+
+/// The request header in which a reconnecting client names the last event it saw, as the
+/// standard's `EventSource` does: a server resumes after it.
+pub const LAST_EVENT_ID_HEADER: &str = "Last-Event-ID";
+
+/// The query parameter that `tidings-axum` also reads the last event ID from, for clients that
+/// are told to resume through the URL (`tidings`' `ResumeVia::Query`). The standard knows only
+/// the header.
+pub const LAST_EVENT_ID_PARAM: &str = "lastEventId";
+
+/// The event type of the resync signal: a `tidings-axum` channel sends it, instead of a silent
+/// gap, to a client whose last event ID it can no longer resume from (too old, or unknown). Its
+/// data is `{"reason":"too-old"}` or `{"reason":"unknown-id"}`, its ID the newest event's, so
+/// that the next resume starts there; the client should reload its state.
+pub const RESYNC_EVENT: &str = "tidings-resync";

@@ -48,7 +48,7 @@ pub struct Config {
     #[arg(long = "retry-ms", env = "TIDINGS_DEMO_RETRY_MS", default_value = "1000", value_parser = parse_millis)]
     pub retry: Duration,
 
-    /// Open streams allowed in all; more are refused with 503 and Retry-After.
+    /// Open streams allowed in all; more are refused with a `retry:`-only stream (see `LimitExceeded`).
     #[arg(long, env = "TIDINGS_DEMO_MAX_STREAMS", default_value_t = 20_000)]
     pub max_streams: usize,
 

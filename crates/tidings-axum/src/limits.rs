@@ -259,9 +259,7 @@ mod tests {
         use http_body_util::BodyExt;
         let limiter = ConnectionLimiter::new(1, 1).retry_after(Duration::from_millis(2500));
         let _held = limiter.try_acquire([10, 0, 0, 1].into()).expect("room");
-        let refused = limiter
-            .try_acquire([10, 0, 0, 1].into())
-            .expect_err("full");
+        let refused = limiter.try_acquire([10, 0, 0, 1].into()).expect_err("full");
 
         let unavailable = refused.unavailable();
         assert_eq!(unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -269,7 +267,10 @@ mod tests {
 
         let response = refused.into_response();
         assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(response.headers()[header::CONTENT_TYPE], "text/event-stream");
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "text/event-stream"
+        );
         assert_eq!(response.headers()[header::RETRY_AFTER], "3");
         let body = response
             .into_body()

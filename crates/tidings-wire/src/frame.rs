@@ -336,7 +336,11 @@ mod tests {
             stream,
             "retry: 2000\n:\nid: 1\ndata: a\ndata:\ndata: b\n\n: keep-alive\n:\nid: 2\ndata:\n\n"
         );
-        assert_eq!(stream.matches("\n\n").count(), 2, "one blank line per event");
+        assert_eq!(
+            stream.matches("\n\n").count(),
+            2,
+            "one blank line per event"
+        );
         let events = Parser::new().feed_owned(stream.as_bytes());
         let got: Vec<_> = events
             .into_iter()
@@ -345,7 +349,10 @@ mod tests {
                 (e.last_event_id, e.data)
             })
             .collect();
-        assert_eq!(got, [("1".into(), "a\n\nb".into()), ("2".into(), String::new())]);
+        assert_eq!(
+            got,
+            [("1".into(), "a\n\nb".into()), ("2".into(), String::new())]
+        );
     }
 
     #[cfg(feature = "json")]

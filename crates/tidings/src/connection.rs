@@ -239,7 +239,12 @@ impl Connection {
     fn open_transport(&self) {
         let generation = self.generation.get() + 1;
         self.generation.set(generation);
-        let kind = self.chooser.borrow_mut().next(now(), browser_can_stream());
+        let chosen = self.chooser.borrow_mut().next(now(), browser_can_stream());
+        // A new EventSource cannot send Last-Event-ID: a resume by header goes over fetch.
+        let kind = self
+            .options
+            .resume
+            .transport_for(chosen, self.resume_id().is_some());
         self.kind.set(kind);
         let this = self.this.clone();
         let sink: Sink = Rc::new(move |event| {
@@ -297,24 +302,33 @@ impl Connection {
             options: self.options.request.clone(),
             with_credentials: self.options.with_credentials,
             last_event_id: self.resume_id(),
+            id_param: self.options.resume.param().map(str::to_owned),
             max_event_size: self.options.max_event_size,
         }
     }
 
-    /// The transport failed: tell the chooser (which may fall back to polling), then the machine.
+    /// The transport failed: tell the chooser (which may fall back to polling, or find that
+    /// there is no polling endpoint), then the machine.
     fn fail(&self, failure: Failure) {
-        self.chooser
-            .borrow_mut()
-            .failed(self.kind.get(), &failure, now());
+        let kind = self.kind.get();
+        let mut chooser = self.chooser.borrow_mut();
+        let failure = if kind == Transport::Polling {
+            chooser.polling_failed(failure)
+        } else {
+            chooser.failed(kind, &failure, now());
+            failure
+        };
+        drop(chooser);
         self.feed(Input::Failed(failure));
     }
 
-    /// The URL to open: the stream's, with the last event ID to resume from.
+    /// The URL for a new `EventSource`: the stream's, with the last event ID to resume from in
+    /// the query when the options ask for it (by header, there is none to send: fetch resumes).
     fn resume_url(&self) -> String {
         let url = self.url.borrow().clone();
-        match self.resume_id() {
-            Some(id) => url_with_last_event_id(&url, &id),
-            None => url,
+        match (self.options.resume.param(), self.resume_id()) {
+            (Some(param), Some(id)) => url_with_last_event_id(&url, param, &id),
+            _ => url,
         }
     }
 
@@ -355,8 +369,9 @@ impl Connection {
             }
             TransportEvent::Retry(delay) => self.feed(Input::ServerRetry(delay)),
             TransportEvent::Failed(failure) => self.fail(failure),
-            // The browser would retry by itself, without backoff or our resume: take over.
-            TransportEvent::Retrying => self.fail(Failure::Network),
+            // The browser reconnects by itself, with the Last-Event-ID header: the machine lets
+            // it make the first attempt of a loss, and takes over if it fails or is late.
+            TransportEvent::Retrying => self.feed(Input::BrowserRetrying),
             TransportEvent::Closed => {
                 // The browser gave up and does not say why: ask the server once, then decide.
                 drop(self.transport.borrow_mut().take());

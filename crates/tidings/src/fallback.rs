@@ -19,6 +19,8 @@ pub(crate) struct Chooser {
     failures: u32,
     /// The current connection is a try at streaming again, not yet proven.
     trial: bool,
+    /// The server has no polling endpoint (it answered 404 or 405): stream, whatever the mode.
+    no_polling: bool,
 }
 
 impl Chooser {
@@ -34,12 +36,16 @@ impl Chooser {
             polling: None,
             failures: 0,
             trial: false,
+            no_polling: false,
         }
     }
 
     /// The transport for the next connection, at `now`; `streamable` says whether the browser
     /// can stream at all (it has `EventSource`, and `fetch` with readable bodies).
     pub(crate) fn next(&mut self, now: Timestamp, streamable: bool) -> Transport {
+        if self.no_polling {
+            return self.streaming;
+        }
         match self.mode {
             TransportMode::Polling => Transport::Polling,
             TransportMode::Auto => {
@@ -100,7 +106,7 @@ impl Chooser {
         failure: &Failure,
         now: Timestamp,
     ) -> bool {
-        if self.mode != TransportMode::Auto || transport == Transport::Polling {
+        if self.mode != TransportMode::Auto || transport == Transport::Polling || self.no_polling {
             return false;
         }
         if self.trial {
@@ -117,7 +123,7 @@ impl Chooser {
                 (self.failures >= self.policy.after_failures)
                     .then_some(FallbackReason::StreamingFailed)
             }
-            Failure::WrongContentType(_) => None,
+            Failure::WrongContentType(_) | Failure::PollingUnavailable { .. } => None,
         };
         match reason {
             Some(reason) => {
@@ -126,6 +132,27 @@ impl Chooser {
                 true
             }
             None => false,
+        }
+    }
+}
+
+impl Chooser {
+    /// The polling endpoint failed with `failure`. A 404 or 405 means the server has none (a
+    /// standard SSE server, say): the connection streams from now on, whatever the mode, and the
+    /// machine hears of a missing endpoint, not of a refusal that would end the connection for
+    /// good. Returns the failure as the machine should see it.
+    pub(crate) fn polling_failed(&mut self, failure: Failure) -> Failure {
+        match failure {
+            Failure::Status {
+                status: status @ (404 | 405),
+                ..
+            } => {
+                self.no_polling = true;
+                self.polling = None;
+                self.trial = false;
+                Failure::PollingUnavailable { status }
+            }
+            other => other,
         }
     }
 }
@@ -207,6 +234,46 @@ mod tests {
         let mut chooser = auto();
         assert_eq!(chooser.next(at(0.0), false), Transport::Polling);
         assert_eq!(chooser.fallback(), Some(FallbackReason::Unsupported));
+    }
+
+    #[test]
+    fn a_missing_poll_endpoint_means_streaming_for_good() {
+        for status in [404, 405] {
+            let missing = || Failure::Status {
+                status,
+                retry_after: None,
+                body: String::new(),
+            };
+            // Auto, after a stall: polls, finds no endpoint, streams again and stays streaming.
+            let mut chooser = auto();
+            chooser.failed(Transport::Fetch, &Failure::Stalled, at(0.0));
+            assert_eq!(chooser.next(at(0.0), true), Transport::Polling);
+            assert_eq!(
+                chooser.polling_failed(missing()),
+                Failure::PollingUnavailable { status }
+            );
+            assert_eq!(chooser.next(at(1.0), true), Transport::Fetch);
+            assert_eq!(chooser.fallback(), None);
+            assert!(!chooser.failed(Transport::Fetch, &Failure::Stalled, at(2.0)));
+            assert_eq!(chooser.next(at(3.0), true), Transport::Fetch);
+            assert_eq!(chooser.next(at(100.0), true), Transport::Fetch);
+
+            // Polling asked for: streams instead.
+            let mut chooser =
+                Chooser::new(TransportMode::Polling, FallbackPolicy::default(), false);
+            assert_eq!(chooser.next(at(0.0), true), Transport::Polling);
+            chooser.polling_failed(missing());
+            assert_eq!(chooser.next(at(1.0), true), Transport::Fetch);
+        }
+        // Other polling failures are the machine's business.
+        let mut chooser = auto();
+        let refused = Failure::Status {
+            status: 503,
+            retry_after: None,
+            body: String::new(),
+        };
+        assert_eq!(chooser.polling_failed(refused.clone()), refused);
+        assert!(!chooser.no_polling);
     }
 
     #[test]

@@ -34,13 +34,17 @@
 //!
 //! # Reconnects
 //!
-//! tidings reconnects by itself rather than leaving it to the browser, so that it can back off
-//! (exponential, with jitter: [`ReconnectPolicy`]), resume from the last event ID (sent as the
-//! `lastEventId` query parameter, which `tidings-axum` reads), and say what is happening through
-//! [`Sse::state`]. When the browser's `EventSource` gives up without saying why, one `fetch`
-//! probe reads the status and content type: `204`, `401`/`403`, other client errors and a wrong
-//! content type end in [`ConnectionState::Failed`]; server errors, `408`, `429` and network
-//! errors back off and retry. Going offline pauses; coming back online reconnects at once.
+//! Every reconnect resumes with the standard `Last-Event-ID` header, which any spec server
+//! reads ([`resume`] has the table of what goes over the wire, per transport). When an open
+//! `EventSource` drops, the browser makes the first attempt itself, because only its own
+//! reconnect can carry that header; if that attempt fails too, or does not come in time, tidings
+//! takes over with backoff (exponential, with jitter: [`ReconnectPolicy`]) and resumes over
+//! `fetch` with the header. [`Sse::state`] says what is happening throughout. When the
+//! browser's `EventSource` gives up without saying why, one `fetch` probe reads the status and
+//! content type: `204`, `401`/`403`, other client errors and a wrong content type end in
+//! [`ConnectionState::Failed`]; server errors, `408`, `429` and network errors back off and
+//! retry. Going offline pauses; coming back online reconnects at once. A server that cannot
+//! resume sends a [`Resync`] ([`Sse::on_resync`]).
 //! See [`SseOptions`] for the watchdog, pausing hidden pages and resuming after a reload.
 //!
 //! Browsers hide two things from scripts using `EventSource`: the `retry:` field and keep-alive
@@ -54,6 +58,8 @@
 //! each connection, `POST` and a body, the status of errors in view); [`TransportMode::Polling`]
 //! polls the server's polling endpoint; [`TransportMode::Auto`] streams and falls back to polling
 //! when streaming keeps failing or stalls, then returns. All resume from the same last event ID.
+//! Polling needs a `tidings-axum` polling endpoint; against any other server (one that answers
+//! it 404 or 405), Polling and Auto stream instead, and never give up for want of one.
 //!
 //! # Sharing
 //!
@@ -76,6 +82,7 @@ mod fallback;
 mod options;
 mod reconnect;
 pub mod resume;
+pub mod resync;
 mod sharing;
 pub mod state;
 pub(crate) mod transport;
@@ -89,6 +96,8 @@ pub use component::ConnectionBadge;
 use connection::{Connection, Outputs};
 pub use options::{FallbackPolicy, SseOptions, TransportMode};
 pub use reconnect::ReconnectPolicy;
+pub use resume::ResumeVia;
+pub use resync::{Resync, ResyncReason};
 pub use state::{
     ConnectionState, DisconnectReason, FailReason, FallbackReason, PauseReason, Timestamp,
     Transport,
@@ -325,6 +334,28 @@ impl Sse {
             wants_id: false,
         };
         self.subscribe(T::NAME, handler);
+    }
+
+    /// Calls `callback` whenever the server could not resume the stream and sent a
+    /// [`Resync`] instead of a silent gap (a `tidings-axum` channel does, for a client whose last
+    /// event ID left its replay window or is unknown to it): reload what the page shows, for
+    /// example by refetching a snapshot. The stream goes on with live events after
+    /// [`Resync::position`].
+    ///
+    /// The subscription lasts as long as the reactive owner it is made in.
+    pub fn on_resync(&self, callback: impl Fn(Resync) + 'static) {
+        self.on_raw(wire::RESYNC_EVENT, move |data, id| {
+            callback(Resync::parse(data, id));
+        });
+    }
+
+    /// The last [`Resync`] the server sent on this stream, if any: see [`Sse::on_resync`].
+    /// Each call makes a new signal: call it once and keep it.
+    #[must_use]
+    pub fn resync(&self) -> Signal<Option<Resync>> {
+        let last = RwSignal::new(None);
+        self.on_resync(move |resync| last.set(Some(resync)));
+        last.into()
     }
 
     /// Calls `callback` with the raw data and last event ID of every event of type `event_type`

@@ -7,12 +7,15 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::ReconnectPolicy;
+use crate::resume::ResumeVia;
 
 /// Which transport carries the stream: see [`SseOptions::transport`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TransportMode {
-    /// The browser's `EventSource` (the default): no custom headers, methods or bodies.
+    /// The browser's `EventSource` (the default): no custom headers, methods or bodies. Its
+    /// first reconnect after a drop is the browser's own, with the `Last-Event-ID` header; a
+    /// resume the library makes itself goes over `fetch` (see [`ResumeVia`]).
     #[default]
     EventSource,
     /// `fetch` with a streamed body, parsed in wasm: custom headers (computed afresh for each
@@ -21,11 +24,18 @@ pub enum TransportMode {
     /// message).
     Fetch,
     /// Polls the server's polling endpoint (see [`SseOptions::poll_url`]): for when streaming
-    /// is impossible.
+    /// is impossible. The endpoint is a `tidings-axum` one ([`Channel::poll`]): a server that
+    /// answers it 404 or 405 has none, and the connection streams with `fetch` instead (the
+    /// state says so once, as [`DisconnectReason::PollingUnavailable`]).
+    ///
+    /// [`Channel::poll`]: https://docs.rs/tidings-axum/latest/tidings_axum/struct.Channel.html#method.poll
+    /// [`DisconnectReason::PollingUnavailable`]: crate::DisconnectReason::PollingUnavailable
     Polling,
     /// Streams with `fetch`, and falls back to polling when streaming keeps failing or stalls
     /// (as behind a buffering proxy), trying to stream again now and then: see
-    /// [`FallbackPolicy`].
+    /// [`FallbackPolicy`]. Against a server with no polling endpoint (any SSE server that is
+    /// not `tidings-axum`), it finds none (404 or 405) and keeps streaming, reconnecting with
+    /// backoff: it never gives up for want of one.
     Auto,
 }
 
@@ -168,6 +178,7 @@ pub struct SseOptions {
     pub(crate) poll_interval: Duration,
     pub(crate) fallback: FallbackPolicy,
     pub(crate) max_event_size: usize,
+    pub(crate) resume: ResumeVia,
 }
 
 impl Default for SseOptions {
@@ -186,6 +197,7 @@ impl Default for SseOptions {
             poll_interval: Duration::from_millis(100),
             fallback: FallbackPolicy::default(),
             max_event_size: tidings_wire::DEFAULT_MAX_EVENT_SIZE,
+            resume: ResumeVia::default(),
         }
     }
 }
@@ -206,6 +218,7 @@ impl fmt::Debug for SseOptions {
             .field("poll_interval", &self.poll_interval)
             .field("fallback", &self.fallback)
             .field("max_event_size", &self.max_event_size)
+            .field("resume", &self.resume)
             .finish()
     }
 }
@@ -226,6 +239,7 @@ impl PartialEq for SseOptions {
             && self.poll_interval == other.poll_interval
             && self.fallback == other.fallback
             && self.max_event_size == other.max_event_size
+            && self.resume == other.resume
             && match (&self.on_give_up, &other.on_give_up) {
                 (None, None) => true,
                 (Some(a), Some(b)) => Rc::ptr_eq(a, b),
@@ -296,6 +310,14 @@ impl SseOptions {
     /// afresh. An explicit [`SseOptions::last_event_id`] takes precedence. Default: off.
     pub fn persist_last_event_id(mut self, key: impl Into<String>) -> Self {
         self.persist_key = Some(key.into());
+        self
+    }
+
+    /// How the reconnects the library makes itself tell the server where to resume (default
+    /// [`ResumeVia::Header`], the standard `Last-Event-ID` header). See
+    /// [`resume`](crate::resume) for exactly what goes over the wire on each reconnect.
+    pub fn resume_via(mut self, resume: ResumeVia) -> Self {
+        self.resume = resume;
         self
     }
 

@@ -123,6 +123,14 @@ impl ReconnectPolicy {
     }
 }
 
+/// How long a browser's `EventSource` waits before reconnecting by itself when the server sent
+/// no `retry:` (Chromium's default; Firefox waits 5 s).
+pub(crate) const BROWSER_RETRY: Duration = Duration::from_secs(3);
+
+/// How much longer than its expected delay the browser's own reconnect may take before the
+/// library stops waiting for it and reconnects by itself.
+pub(crate) const BROWSER_GRACE: Duration = Duration::from_secs(3);
+
 /// Why a connection attempt or an open connection failed, as the transport or the probe saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Failure {
@@ -139,6 +147,9 @@ pub(crate) enum Failure {
     WrongContentType(String),
     /// Nothing arrived, not even a keep-alive, for the watchdog's time.
     Stalled,
+    /// The polling endpoint answered this status (404, 405): the server has none, so the
+    /// connection streams instead.
+    PollingUnavailable { status: u16 },
 }
 
 /// What the machine is told.
@@ -150,6 +161,9 @@ pub(crate) enum Input {
     Opened(Transport, Option<FallbackReason>),
     /// The transport failed.
     Failed(Failure),
+    /// The open `EventSource` lost its connection and the browser is reconnecting by itself,
+    /// with the `Last-Event-ID` header that a new `EventSource` could not send.
+    BrowserRetrying,
     /// The server asked for this reconnection time (`retry:`).
     ServerRetry(Duration),
     /// The backoff timer fired.
@@ -197,6 +211,10 @@ enum Phase {
     Waiting {
         at: Timestamp,
         reason: DisconnectReason,
+    },
+    /// The browser is reconnecting by itself, due at `at`; the timer stands guard.
+    BrowserRetrying {
+        at: Timestamp,
     },
     Paused(PauseReason),
     Closed,
@@ -247,6 +265,11 @@ impl Machine {
                 at: *at,
                 reason: reason.clone(),
             },
+            Phase::BrowserRetrying { at } => ConnectionState::Reconnecting {
+                attempt: self.failures,
+                at: *at,
+                reason: DisconnectReason::Network,
+            },
             Phase::Paused(reason) => ConnectionState::Paused { reason: *reason },
             Phase::Closed => ConnectionState::Closed,
             Phase::Failed(reason) => ConnectionState::Failed {
@@ -269,7 +292,10 @@ impl Machine {
                 self.connect(true)
             }
             Input::Opened(transport, fallback) => {
-                if self.phase == Phase::Connecting {
+                if matches!(
+                    self.phase,
+                    Phase::Connecting | Phase::BrowserRetrying { .. }
+                ) {
                     self.phase = Phase::Open {
                         since: now,
                         transport,
@@ -278,13 +304,15 @@ impl Machine {
                 }
                 Vec::new()
             }
-            Input::Failed(failure) => self.fail(failure, now),
+            Input::Failed(failure) => self.fail(failure, now, false),
+            Input::BrowserRetrying => self.fail(Failure::Network, now, true),
             Input::ServerRetry(delay) => {
                 self.server_retry = Some(delay);
                 Vec::new()
             }
             Input::Timer => match self.phase {
-                Phase::Waiting { .. } => self.connect(false),
+                // The backoff is over, or the browser did not reconnect in time: connect.
+                Phase::Waiting { .. } | Phase::BrowserRetrying { .. } => self.connect(false),
                 _ => Vec::new(),
             },
             Input::Close => {
@@ -312,7 +340,10 @@ impl Machine {
                     PauseReason::Hidden
                 };
                 match self.phase {
-                    Phase::Connecting | Phase::Open { .. } | Phase::Waiting { .. } => {
+                    Phase::Connecting
+                    | Phase::Open { .. }
+                    | Phase::Waiting { .. }
+                    | Phase::BrowserRetrying { .. } => {
                         self.phase = Phase::Paused(reason);
                         vec![Action::CancelTimer, Action::Disconnect]
                     }
@@ -332,7 +363,9 @@ impl Machine {
                     self.connect(true)
                 }
                 // Back online while waiting to retry: retry now rather than later.
-                Phase::Waiting { .. } if input == Input::Online => self.connect(true),
+                Phase::Waiting { .. } | Phase::BrowserRetrying { .. } if input == Input::Online => {
+                    self.connect(true)
+                }
                 _ => Vec::new(),
             },
         }
@@ -348,9 +381,13 @@ impl Machine {
         actions
     }
 
-    fn fail(&mut self, failure: Failure, now: Timestamp) -> Vec<Action> {
+    /// The connection failed with `failure`. `browser_retrying`: the browser is reconnecting
+    /// the open `EventSource` by itself, and the first attempt of a loss is left to it (it sends
+    /// `Last-Event-ID`, which the library cannot on a new `EventSource`); a later one, or one
+    /// that does not come in time, the library makes itself, with backoff.
+    fn fail(&mut self, failure: Failure, now: Timestamp, browser_retrying: bool) -> Vec<Action> {
         let since = match self.phase {
-            Phase::Connecting => None,
+            Phase::Connecting | Phase::BrowserRetrying { .. } => None,
             Phase::Open { since, .. } => Some(since),
             // A late report from a transport already given up on.
             _ => return Vec::new(),
@@ -372,6 +409,12 @@ impl Machine {
             self.phase = Phase::Failed(FailReason::AttemptsExhausted { attempts: limit });
             return vec![Action::Disconnect, Action::GaveUp];
         }
+        if browser_retrying && since.is_some() && self.failures == 1 {
+            let expected = self.server_retry.unwrap_or(BROWSER_RETRY);
+            let at = Timestamp(now.0 + expected.as_secs_f64() * 1000.0);
+            self.phase = Phase::BrowserRetrying { at };
+            return vec![Action::StartTimer(expected + BROWSER_GRACE)];
+        }
         let random = self.random();
         let mut delay = self.policy.delay(self.failures, self.server_retry, random);
         let reason = match failure {
@@ -386,6 +429,7 @@ impl Machine {
                 DisconnectReason::Status(status)
             }
             Failure::Stalled => DisconnectReason::Stalled,
+            Failure::PollingUnavailable { status } => DisconnectReason::PollingUnavailable(status),
             Failure::Network | Failure::WrongContentType(_) => DisconnectReason::Network,
         };
         let at = Timestamp(now.0 + delay.as_secs_f64() * 1000.0);

@@ -1,16 +1,73 @@
-//! Resuming a stream from a Last-Event-ID when headers cannot be set.
+//! How a reconnecting client names the last event it saw, so that the server resumes after it.
 //!
-//! A new `EventSource` cannot be given a `Last-Event-ID` header (the browser sends one only on
-//! its own reconnects), so the library passes the ID as the `lastEventId` query parameter, which
-//! `tidings-axum` reads too. A server that sees both takes the header: it is the newer.
+//! The standard way is the `Last-Event-ID` request header, which every spec server reads: a
+//! browser's `EventSource` sends it when it reconnects by itself, and `fetch` can send it. A
+//! *new* `EventSource` cannot be given a header, so a reconnect the library makes itself goes
+//! over `fetch` when there is an ID to resume from ([`ResumeVia::Header`], the default), or,
+//! for servers that read it there, carries the ID in a query parameter ([`ResumeVia::Query`]).
+//!
+//! What goes over the wire on each reconnect:
+//!
+//! | transport | reconnect made by | resume ID sent as |
+//! | --- | --- | --- |
+//! | EventSource | the browser (the first after an open stream drops) | `Last-Event-ID` header |
+//! | EventSource | the library, [`ResumeVia::Header`] | `Last-Event-ID` header, the stream carried on by fetch |
+//! | EventSource | the library, [`ResumeVia::Query`] | query parameter, on a new `EventSource` |
+//! | fetch, polling | the library | `Last-Event-ID` header (and the query parameter with [`ResumeVia::Query`]) |
 
-/// The query parameter that carries the last event ID.
-pub const LAST_EVENT_ID_PARAM: &str = "lastEventId";
+use crate::state::Transport;
 
-/// `url` with `lastEventId=<id>` set in its query, replacing any value it had, and keeping any
+pub use tidings_wire::LAST_EVENT_ID_PARAM;
+
+/// How the library tells the server where to resume on the reconnects it makes itself: see the
+/// [module documentation](self).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ResumeVia {
+    /// The standard `Last-Event-ID` header (the default), which every spec server reads. With
+    /// [`TransportMode::EventSource`](crate::TransportMode::EventSource), the browser's own
+    /// first reconnect sends it; a reconnect the library makes itself, having an ID to resume
+    /// from, goes over `fetch` (a new `EventSource` cannot send headers), and the connection
+    /// stays on fetch. Cross-origin, the server must then allow the header by CORS
+    /// (`Access-Control-Allow-Headers: Last-Event-ID`), as for every fetch-based client.
+    #[default]
+    Header,
+    /// The header, and the ID also in the query parameter of this name: a new `EventSource`
+    /// resumes through the URL, for servers that read it there (`tidings-axum` reads
+    /// [`LAST_EVENT_ID_PARAM`], `lastEventId`; Mercure reads `lastEventID`).
+    Query(String),
+}
+
+impl ResumeVia {
+    /// [`ResumeVia::Query`] with the parameter `tidings-axum` reads, [`LAST_EVENT_ID_PARAM`].
+    #[must_use]
+    pub fn query() -> Self {
+        Self::Query(LAST_EVENT_ID_PARAM.to_owned())
+    }
+
+    /// The query parameter to carry the ID in, if any.
+    pub(crate) fn param(&self) -> Option<&str> {
+        match self {
+            Self::Header => None,
+            Self::Query(name) => Some(name),
+        }
+    }
+
+    /// The transport that carries a connection the library opens, `chosen` being the one the
+    /// mode asks for, and `resuming` whether there is an ID to resume from: an `EventSource`
+    /// cannot send the header, so with [`ResumeVia::Header`] fetch carries the resume.
+    pub(crate) fn transport_for(&self, chosen: Transport, resuming: bool) -> Transport {
+        match (chosen, self) {
+            (Transport::EventSource, Self::Header) if resuming => Transport::Fetch,
+            (chosen, _) => chosen,
+        }
+    }
+}
+
+/// `url` with `<param>=<id>` set in its query, replacing any value it had, and keeping any
 /// fragment last.
 #[must_use]
-pub fn url_with_last_event_id(url: &str, id: &str) -> String {
+pub fn url_with_last_event_id(url: &str, param: &str, id: &str) -> String {
     let (before_fragment, fragment) = match url.find('#') {
         Some(i) => url.split_at(i),
         None => (url, ""),
@@ -19,12 +76,12 @@ pub fn url_with_last_event_id(url: &str, id: &str) -> String {
         Some(i) => (&before_fragment[..i], &before_fragment[i + 1..]),
         None => (before_fragment, ""),
     };
-    let mut out = String::with_capacity(url.len() + LAST_EVENT_ID_PARAM.len() + id.len() + 2);
+    let mut out = String::with_capacity(url.len() + param.len() + id.len() + 2);
     out.push_str(path);
     let mut separator = '?';
     for pair in query.split('&').filter(|pair| !pair.is_empty()) {
         let name = pair.split('=').next().unwrap_or_default();
-        if name == LAST_EVENT_ID_PARAM {
+        if name == param {
             continue;
         }
         out.push(separator);
@@ -32,7 +89,7 @@ pub fn url_with_last_event_id(url: &str, id: &str) -> String {
         separator = '&';
     }
     out.push(separator);
-    out.push_str(LAST_EVENT_ID_PARAM);
+    percent_encode_into(&mut out, param);
     out.push('=');
     percent_encode_into(&mut out, id);
     out.push_str(fragment);
@@ -96,7 +153,40 @@ mod tests {
             ("/s", "", "/s?lastEventId="),
         ];
         for (url, id, expected) in table {
-            assert_eq!(url_with_last_event_id(url, id), expected, "{url} + {id}");
+            assert_eq!(
+                url_with_last_event_id(url, LAST_EVENT_ID_PARAM, id),
+                expected,
+                "{url} + {id}"
+            );
         }
+        // Mercure's spelling.
+        assert_eq!(
+            url_with_last_event_id("/hub?topic=a&lastEventID=1", "lastEventID", "2"),
+            "/hub?topic=a&lastEventID=2"
+        );
+    }
+
+    #[test]
+    fn an_event_source_cannot_resume_by_header_so_fetch_does() {
+        let header = ResumeVia::Header;
+        let query = ResumeVia::query();
+        assert_eq!(
+            header.transport_for(Transport::EventSource, true),
+            Transport::Fetch
+        );
+        assert_eq!(
+            header.transport_for(Transport::EventSource, false),
+            Transport::EventSource
+        );
+        assert_eq!(
+            query.transport_for(Transport::EventSource, true),
+            Transport::EventSource
+        );
+        for mode in [Transport::Fetch, Transport::Polling] {
+            assert_eq!(header.transport_for(mode, true), mode);
+            assert_eq!(query.transport_for(mode, true), mode);
+        }
+        assert_eq!(header.param(), None);
+        assert_eq!(query.param(), Some("lastEventId"));
     }
 }

@@ -63,6 +63,9 @@ pub enum DisconnectReason {
     Status(u16),
     /// Nothing arrived, not even a keep-alive, for the watchdog's time.
     Stalled,
+    /// The server has no polling endpoint (it answered this status, 404 or 405): the
+    /// connection streams instead, from now on.
+    PollingUnavailable(u16),
 }
 
 impl fmt::Display for DisconnectReason {
@@ -71,6 +74,9 @@ impl fmt::Display for DisconnectReason {
             Self::Network => f.write_str("connection lost"),
             Self::Status(status) => write!(f, "server error (HTTP {status})"),
             Self::Stalled => f.write_str("stream stalled"),
+            Self::PollingUnavailable(status) => {
+                write!(f, "no polling endpoint (HTTP {status}), streaming instead")
+            }
         }
     }
 }
@@ -193,7 +199,9 @@ pub enum ConnectionState {
     Reconnecting {
         /// How many attempts in a row have failed.
         attempt: u32,
-        /// When the next attempt starts.
+        /// When the next attempt starts. While the browser's own `EventSource` reconnects (the
+        /// first attempt after an open stream drops, carrying `Last-Event-ID`), when it is due:
+        /// after the server's `retry:`, or 3 s (Chromium's default; Firefox waits 5 s).
         at: Timestamp,
         /// Why the connection was lost.
         reason: DisconnectReason,

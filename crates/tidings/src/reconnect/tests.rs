@@ -408,3 +408,114 @@ fn the_app_pauses_and_resumes_and_nothing_else_resumes_it() {
     assert!(m.handle(Input::Pause, at(6.0)).is_empty());
     assert_eq!(m.state(), ConnectionState::Closed);
 }
+
+/// The first loss of an open `EventSource` is left to the browser, which reconnects with the
+/// `Last-Event-ID` header; the machine shows it as reconnecting and stands guard with a timer.
+#[test]
+fn the_browser_makes_the_first_reconnect_of_an_open_event_source() {
+    let mut m = machine(no_jitter());
+    m.handle(Input::Start, at(0.0));
+    m.handle(Input::ServerRetry(Duration::from_secs(2)), at(0.0));
+    m.handle(Input::Opened(Transport::EventSource, None), at(0.0));
+
+    let actions = m.handle(Input::BrowserRetrying, at(10.0));
+    assert!(
+        !actions.contains(&Action::Disconnect),
+        "the browser's source is kept: {actions:?}"
+    );
+    assert_eq!(
+        timer(&actions),
+        Some(Duration::from_secs(2) + BROWSER_GRACE)
+    );
+    assert_eq!(
+        m.state(),
+        ConnectionState::Reconnecting {
+            attempt: 1,
+            at: at(12.0),
+            reason: DisconnectReason::Network,
+        }
+    );
+    // The browser's reconnect opens: open again, and the count starts over once healthy.
+    assert!(
+        m.handle(Input::Opened(Transport::EventSource, None), at(12.0))
+            .is_empty()
+    );
+    assert!(m.state().is_open());
+
+    // Healthy for long enough: the next loss is the browser's to reconnect again.
+    let actions = m.handle(Input::BrowserRetrying, at(100.0));
+    assert_eq!(m.failures, 1, "healthy for long enough: counted afresh");
+    assert_eq!(
+        timer(&actions),
+        Some(Duration::from_secs(2) + BROWSER_GRACE)
+    );
+}
+
+/// If the browser's reconnect fails too, or does not come in time, the machine takes over with
+/// its own backoff.
+#[test]
+fn the_machine_takes_over_when_the_browser_reconnect_fails_or_is_late() {
+    let mut m = machine(no_jitter());
+    m.handle(Input::Start, at(0.0));
+    m.handle(Input::Opened(Transport::EventSource, None), at(0.0));
+    let actions = m.handle(Input::BrowserRetrying, at(10.0));
+    assert_eq!(timer(&actions), Some(BROWSER_RETRY + BROWSER_GRACE));
+
+    // Its retry fails as well: the second attempt is the machine's, after backoff.
+    let actions = m.handle(Input::BrowserRetrying, at(13.0));
+    assert!(actions.contains(&Action::Disconnect), "{actions:?}");
+    assert_eq!(timer(&actions), Some(Duration::from_secs(2)));
+    assert!(matches!(
+        m.state(),
+        ConnectionState::Reconnecting { attempt: 2, .. }
+    ));
+    assert_eq!(
+        m.handle(Input::Timer, at(15.0)),
+        [Action::Disconnect, Action::Connect]
+    );
+
+    // A browser reconnect that does not come in time: the guard connects.
+    let mut m = machine(no_jitter());
+    m.handle(Input::Start, at(0.0));
+    m.handle(Input::Opened(Transport::EventSource, None), at(0.0));
+    m.handle(Input::BrowserRetrying, at(10.0));
+    assert_eq!(
+        m.handle(Input::Timer, at(16.0)),
+        [Action::Disconnect, Action::Connect]
+    );
+    assert_eq!(m.state(), ConnectionState::Connecting { attempt: 2 });
+}
+
+/// A stream that keeps dropping soon after it opens is backed off from, browser or not.
+#[test]
+fn a_flapping_stream_is_not_left_to_the_browser() {
+    let mut m = machine(no_jitter());
+    m.handle(Input::Start, at(0.0));
+    m.handle(Input::Opened(Transport::EventSource, None), at(0.0));
+    m.handle(Input::BrowserRetrying, at(1.0));
+    m.handle(Input::Opened(Transport::EventSource, None), at(4.0));
+    // Dropped again 1 s later, long before it counts as healthy: the machine backs off.
+    let actions = m.handle(Input::BrowserRetrying, at(5.0));
+    assert!(actions.contains(&Action::Disconnect), "{actions:?}");
+    assert_eq!(timer(&actions), Some(Duration::from_secs(2)));
+}
+
+/// A polling endpoint that does not exist is not a reason to give up.
+#[test]
+fn a_missing_polling_endpoint_is_retried_not_failed() {
+    let mut m = machine(no_jitter());
+    m.handle(Input::Start, at(0.0));
+    let actions = m.handle(
+        Input::Failed(Failure::PollingUnavailable { status: 404 }),
+        at(1.0),
+    );
+    assert_eq!(timer(&actions), Some(Duration::from_secs(1)));
+    assert_eq!(
+        m.state(),
+        ConnectionState::Reconnecting {
+            attempt: 1,
+            at: at(2.0),
+            reason: DisconnectReason::PollingUnavailable(404),
+        }
+    );
+}

@@ -35,6 +35,8 @@ pub(crate) struct HttpRequest {
     pub(crate) options: RequestOptions,
     pub(crate) with_credentials: bool,
     pub(crate) last_event_id: Option<String>,
+    /// The query parameter that also carries the last event ID, if the options ask for one.
+    pub(crate) id_param: Option<String>,
     /// The largest event accepted, in bytes.
     pub(crate) max_event_size: usize,
 }
@@ -97,7 +99,11 @@ async fn send(
     };
     let method =
         Method::from_bytes(request.options.method().as_bytes()).map_err(|_| Failure::Network)?;
-    let mut builder = Request::get(url)
+    let url = match (&request.id_param, &request.last_event_id) {
+        (Some(param), Some(id)) => crate::resume::url_with_last_event_id(url, param, id),
+        _ => url.to_owned(),
+    };
+    let mut builder = Request::get(&url)
         .method(method)
         .header("Accept", tidings_wire::CONTENT_TYPE)
         .credentials(credentials)
@@ -106,7 +112,7 @@ async fn send(
         builder = builder.header(&name, &value);
     }
     if let Some(id) = &request.last_event_id {
-        builder = builder.header("Last-Event-ID", id);
+        builder = builder.header(tidings_wire::LAST_EVENT_ID_HEADER, id);
     }
     let request = match &request.options.body {
         Some(body) => builder.body(body.clone()),

@@ -15,11 +15,17 @@ use crate::{api, page_stream};
 pub(crate) fn BlogPage() -> impl IntoView {
     let sse = page_stream("/api/blog", &["post", "update", "delete", "views"]);
     let posts = RwSignal::new(BTreeMap::<u64, Post>::new());
-    spawn_local(async move {
-        if let Ok(snapshot) = api::get::<Vec<Post>>("/api/blog/posts").await {
-            posts.update(|all| all.extend(snapshot.into_iter().map(|post| (post.id, post))));
-        }
-    });
+    // The snapshot, loaded at first and again whenever the server could not resume the stream
+    // (it sends a resync instead of a silent gap): it then replaces what the page shows.
+    let load_snapshot = move || {
+        spawn_local(async move {
+            if let Ok(snapshot) = api::get::<Vec<Post>>("/api/blog/posts").await {
+                posts.set(snapshot.into_iter().map(|post| (post.id, post)).collect());
+            }
+        });
+    };
+    load_snapshot();
+    sse.on_resync(move |_| load_snapshot());
     sse.on::<Post>(move |post| posts.update(|all| drop(all.insert(post.id, post))));
     sse.on::<PostUpdated>(move |update| {
         posts.update(|all| drop(all.insert(update.post.id, update.post)))

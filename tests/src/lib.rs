@@ -15,6 +15,19 @@ pub const TEST_SERVER: &str = match option_env!("TIDINGS_TEST_SERVER") {
     None => "http://127.0.0.1:3917",
 };
 
+/// The third-party SSE server of the interop browser tests (sse-starlette, `tests/interop/`),
+/// fixed when they are compiled: `cargo xtask test` sets `TIDINGS_PEER_SERVER` and starts it.
+pub const PEER_SERVER: &str = match option_env!("TIDINGS_PEER_SERVER") {
+    Some(url) => url,
+    None => "http://127.0.0.1:3923",
+};
+
+/// The control port of that server's supervisor (`POST /restart?down_ms=N`), likewise.
+pub const PEER_CONTROL: &str = match option_env!("TIDINGS_PEER_CONTROL") {
+    Some(url) => url,
+    None => "http://127.0.0.1:3924",
+};
+
 /// The README's examples, compiled and run as doctests so that they stay true.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]

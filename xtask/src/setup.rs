@@ -17,8 +17,18 @@ const GECKODRIVER: &str = "0.37.1";
 const CARGO_FUZZ: &str = "0.13.1";
 /// binaryen's wasm-opt from npm (package.json); Debian's is too old and breaks release builds.
 const WASM_OPT_VERSION: &str = "version 132";
-/// The npm peer of the browser benchmark (package.json); 3.x ships a single-file module.
-const EVENTSOURCE_PARSER: &str = "3.1.1";
+/// npm packages (package.json, package-lock.json) and the versions they must be: the browser
+/// benchmark's JavaScript peer (3.x ships a single-file module), and the third-party clients
+/// of the interop tests (`eventsource` 4.1.1 is the newest that runs on this machine's Node 20).
+const NPM_PEERS: [(&str, &str); 3] = [
+    ("eventsource-parser", "3.1.1"),
+    ("eventsource", "4.1.1"),
+    ("@microsoft/fetch-event-source", "2.0.1"),
+];
+/// The third-party Python peers of the interop tests, every dependency pinned.
+const PYTHON_REQUIREMENTS: &str = "tests/interop/requirements.txt";
+/// Where they are installed.
+pub(crate) const VENV: &str = "target/xtask/venv";
 /// Debian's packages: the browsers of the browser tests, and Redis for the scale-out tests and
 /// `cargo xtask demo --instances N`.
 const APT_PACKAGES: [&str; 4] = ["chromium", "chromium-driver", "firefox-esr", "redis-server"];
@@ -31,7 +41,7 @@ struct Piece {
     install: fn() -> Result<(), String>,
 }
 
-const PIECES: [Piece; 7] = [
+const PIECES: [Piece; 8] = [
     Piece {
         name: "wasm32-unknown-unknown target",
         check: check_wasm_target,
@@ -64,7 +74,12 @@ const PIECES: [Piece; 7] = [
         install: || cargo_install(&["--locked", "cargo-fuzz", "--version", CARGO_FUZZ]),
     },
     Piece {
-        name: "npm: wasm-opt, eventsource-parser",
+        name: "Python peers (sse-starlette, httpx-sse)",
+        check: check_python_peers,
+        install: install_python_peers,
+    },
+    Piece {
+        name: "npm: wasm-opt, JavaScript peers",
         check: check_wasm_opt,
         install: || {
             process::run(
@@ -146,17 +161,92 @@ fn check_wasm_opt() -> Result<String, String> {
         Some(line) => return Err(format!("found {line}, want {WASM_OPT_VERSION}")),
         None => return Err("missing".into()),
     };
-    // The browser benchmark's JavaScript peer comes from npm too.
-    let manifest =
-        std::fs::read_to_string(root.join("node_modules/eventsource-parser/package.json"))
-            .map_err(|_| "eventsource-parser missing".to_owned())?;
-    let wanted = format!("\"version\": \"{EVENTSOURCE_PARSER}\"");
-    if !manifest.contains(&wanted) {
-        return Err(format!("eventsource-parser is not {EVENTSOURCE_PARSER}"));
+    // The JavaScript peers come from npm too.
+    let mut found = vec![wasm_opt];
+    for (package, version) in NPM_PEERS {
+        let manifest =
+            std::fs::read_to_string(root.join("node_modules").join(package).join("package.json"))
+                .map_err(|_| format!("{package} missing"))?;
+        let wanted = format!("\"version\": \"{version}\"");
+        if !manifest.contains(&wanted) {
+            return Err(format!("{package} is not {version}"));
+        }
+        found.push(format!("{package} {version}"));
     }
-    Ok(format!(
-        "{wasm_opt}; eventsource-parser {EVENTSOURCE_PARSER}"
-    ))
+    Ok(found.join("; "))
+}
+
+/// The pinned `name==version` lines of the Python requirements.
+fn python_requirements() -> Result<Vec<String>, String> {
+    let path = crate::root().join(PYTHON_REQUIREMENTS);
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(str::to_owned)
+        .collect())
+}
+
+/// Ok when the venv has exactly the pinned version of every requirement.
+fn check_python_peers() -> Result<String, String> {
+    let python = crate::root().join(VENV).join("bin/python");
+    if !python.exists() {
+        return Err("missing".into());
+    }
+    let requirements = python_requirements()?;
+    let script = r#"
+import sys, importlib.metadata as m
+for pin in sys.argv[1:]:
+    name, version = pin.split("==")
+    try:
+        found = m.version(name)
+    except m.PackageNotFoundError:
+        found = "missing"
+    if found != version:
+        print(f"{name} is {found}, want {version}")
+        sys.exit(1)
+"#;
+    let output = Command::new(&python)
+        .arg("-c")
+        .arg(script)
+        .args(&requirements)
+        .output()
+        .map_err(|e| format!("{}: {e}", python.display()))?;
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stdout).trim().to_owned());
+    }
+    let named: Vec<&str> = requirements
+        .iter()
+        .filter(|pin| pin.starts_with("sse-starlette") || pin.starts_with("httpx-sse"))
+        .map(String::as_str)
+        .collect();
+    Ok(named.join(", "))
+}
+
+/// Makes the venv (if missing) and installs the pinned requirements, nothing else.
+fn install_python_peers() -> Result<(), String> {
+    let root = crate::root();
+    let venv = root.join(VENV);
+    if !venv.join("bin/python").exists() {
+        process::run(
+            "python3 -m venv",
+            Command::new("python3").arg("-m").arg("venv").arg(&venv),
+        )?;
+    }
+    process::run(
+        "pip install",
+        Command::new(venv.join("bin/python"))
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(["--no-deps", "--requirement"])
+            .arg(root.join(PYTHON_REQUIREMENTS)),
+    )
 }
 
 fn check_debian_packages() -> Result<String, String> {

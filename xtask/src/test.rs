@@ -16,6 +16,10 @@ const TEST_PAGE: &str = "127.0.0.1:3918";
 const E2E_SERVER: &str = "127.0.0.1:3919";
 /// ChromeDriver for the end-to-end tests.
 const WEBDRIVER: &str = "127.0.0.1:9515";
+/// The third-party SSE server of the browser interop tests (sse-starlette on uvicorn), and the
+/// control port of its supervisor, which kills and restarts it on request.
+const PEER_SERVER: &str = "127.0.0.1:3923";
+const PEER_CONTROL: &str = "127.0.0.1:3924";
 
 /// How long each fuzz target runs in `cargo xtask test`; `cargo xtask fuzz` runs longer.
 const FUZZ_SECONDS: u32 = 30;
@@ -167,6 +171,27 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
         )
     })?;
     steps.run("browser tests (Chromium, Firefox)", || browser_tests(&root))?;
+    steps.run("interop tests (third-party clients)", || {
+        process::run(
+            "interop tests",
+            cargo()
+                .current_dir(&root)
+                .env(
+                    "TIDINGS_INTEROP_PYTHON",
+                    root.join(crate::setup::VENV).join("bin/python"),
+                )
+                .args([
+                    "test",
+                    "-p",
+                    "tidings-tests",
+                    "--test",
+                    "interop",
+                    "--",
+                    "--include-ignored",
+                    "--nocapture",
+                ]),
+        )
+    })?;
     steps.run("end-to-end tests (Chromium)", || e2e_tests(&root))?;
     steps.summary();
     Ok(())
@@ -190,6 +215,7 @@ fn browser_tests(root: &Path) -> Result<(), String> {
         ],
     )?;
     process::wait_for_http(&server, server_addr, "/api/health", Duration::from_secs(30))?;
+    let peer = start_peer_server(root)?;
 
     // The drivers setup checked, found the same way.
     let chromedriver = process::find_tool("chromedriver")
@@ -220,6 +246,8 @@ fn browser_tests(root: &Path) -> Result<(), String> {
             .env_remove(other_var)
             .env(driver_var, driver)
             .env("TIDINGS_TEST_SERVER", format!("http://{TEST_SERVER}"))
+            .env("TIDINGS_PEER_SERVER", format!("http://{PEER_SERVER}"))
+            .env("TIDINGS_PEER_CONTROL", format!("http://{PEER_CONTROL}"))
             .env("WASM_BINDGEN_TEST_ADDRESS", TEST_PAGE)
             .env(
                 "WASM_BINDGEN_TEST_WEBDRIVER_JSON",
@@ -237,8 +265,32 @@ fn browser_tests(root: &Path) -> Result<(), String> {
             ]);
         process::run(&format!("browser tests in {browser}"), &mut command)?;
         server.check_running()?;
+        peer.check_running()?;
     }
     Ok(())
+}
+
+/// Starts the third-party SSE server of the interop browser tests under its supervisor (which
+/// stops it with itself), allowing the test page's origin.
+fn start_peer_server(root: &Path) -> Result<Service, String> {
+    let control: SocketAddr = PEER_CONTROL.parse().map_err(|e| format!("{e}"))?;
+    let server: SocketAddr = PEER_SERVER.parse().map_err(|e| format!("{e}"))?;
+    process::ensure_port_free(server)?;
+    process::ensure_port_free(control)?;
+    let mut command = Command::new(root.join(crate::setup::VENV).join("bin/python"));
+    command
+        .arg(root.join("tests/interop/supervisor.py"))
+        .args(["--port", &server.port().to_string()])
+        .args(["--control", &control.port().to_string()])
+        .args(["--allow-origin", &format!("http://{TEST_PAGE}")])
+        .args(["--lifetime", "3600"]);
+    let peer = Service::start(
+        "sse-starlette peer server",
+        command,
+        &root.join("target/xtask/peer-server.log"),
+    )?;
+    process::wait_for_http(&peer, control, "/health", Duration::from_secs(30))?;
+    Ok(peer)
 }
 
 /// The end-to-end tests: the release build of the app, served by the demo server, in Chromium.

@@ -6,6 +6,7 @@ mod basics;
 mod chaos;
 mod features;
 mod hostile;
+mod interop;
 mod reconnect;
 mod transports;
 

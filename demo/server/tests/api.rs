@@ -221,14 +221,24 @@ async fn fault_injection_is_off_unless_enabled() {
     );
 }
 
+/// Over the cap, a stream is refused with an answer standard clients come back from: a short
+/// event stream carrying only a `retry:` hint (a 503 would end a browser's EventSource for good).
 #[tokio::test]
-async fn streams_over_the_cap_get_503_with_retry_after() {
+async fn streams_over_the_cap_are_told_to_come_back_later() {
     let app = server(|config| config.max_streams = 1);
     let first = send(&app, get("/api/ticker")).await;
     assert_eq!(first.status(), StatusCode::OK);
     let second = send(&app, get("/api/ticker")).await;
-    assert_eq!(second.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(second.status(), StatusCode::OK);
+    assert_eq!(second.headers()[header::CONTENT_TYPE], "text/event-stream");
     assert!(second.headers().contains_key(header::RETRY_AFTER));
+    let refusal = body_text(second).await;
+    let mut parser = tidings_wire::Parser::new();
+    assert!(
+        parser.feed_owned(refusal.as_bytes()).is_empty(),
+        "no event in {refusal:?}"
+    );
+    assert!(parser.retry().is_some(), "a retry hint in {refusal:?}");
     drop(first); // its place is freed when the stream goes
     tokio::task::yield_now().await;
     assert_eq!(

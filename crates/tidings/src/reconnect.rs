@@ -292,17 +292,20 @@ impl Machine {
                 self.connect(true)
             }
             Input::Opened(transport, fallback) => {
-                if matches!(
-                    self.phase,
-                    Phase::Connecting | Phase::BrowserRetrying { .. }
-                ) {
+                // The browser's own reconnect came in time: its guard is no longer needed.
+                let guarded = matches!(self.phase, Phase::BrowserRetrying { .. });
+                if guarded || self.phase == Phase::Connecting {
                     self.phase = Phase::Open {
                         since: now,
                         transport,
                         fallback,
                     };
                 }
-                Vec::new()
+                if guarded {
+                    vec![Action::CancelTimer]
+                } else {
+                    Vec::new()
+                }
             }
             Input::Failed(failure) => self.fail(failure, now, false),
             Input::BrowserRetrying => self.fail(Failure::Network, now, true),

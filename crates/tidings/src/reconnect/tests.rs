@@ -435,12 +435,17 @@ fn the_browser_makes_the_first_reconnect_of_an_open_event_source() {
             reason: DisconnectReason::Network,
         }
     );
-    // The browser's reconnect opens: open again, and the count starts over once healthy.
-    assert!(
-        m.handle(Input::Opened(Transport::EventSource, None), at(12.0))
-            .is_empty()
+    // The browser's reconnect opens: open again, the guard cancelled, and the count starts
+    // over once healthy.
+    assert_eq!(
+        m.handle(Input::Opened(Transport::EventSource, None), at(12.0)),
+        [Action::CancelTimer]
     );
     assert!(m.state().is_open());
+    assert!(
+        m.handle(Input::Timer, at(16.0)).is_empty(),
+        "a stale guard does nothing"
+    );
 
     // Healthy for long enough: the next loss is the browser's to reconnect again.
     let actions = m.handle(Input::BrowserRetrying, at(100.0));

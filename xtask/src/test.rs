@@ -24,6 +24,14 @@ const PEER_CONTROL: &str = "127.0.0.1:3924";
 /// How long each fuzz target runs in `cargo xtask test`; `cargo xtask fuzz` runs longer.
 const FUZZ_SECONDS: u32 = 30;
 
+/// Each library crate with every set of its features a user can pick, linted alone: in the
+/// workspace, features unify across crates (the tests turn on `redis`), which hid dead code.
+const FEATURE_SETS: [(&str, &[&str]); 3] = [
+    ("tidings-wire", &["", "json"]),
+    ("tidings", &["", "ssr"]),
+    ("tidings-axum", &["", "testing", "redis", "redis,testing"]),
+];
+
 /// Crates that build for the browser.
 const WASM_CRATES: [&str; 4] = ["tidings-wire", "tidings", "demo-events", "demo-app"];
 
@@ -73,6 +81,27 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
                 "warnings",
             ]),
         )
+    })?;
+    steps.run("clippy (each library crate, each feature set)", || {
+        for (krate, sets) in FEATURE_SETS {
+            for features in sets {
+                process::run(
+                    &format!("clippy ({krate}, features [{features}])"),
+                    cargo().current_dir(&root).args([
+                        "clippy",
+                        "-p",
+                        krate,
+                        "--no-default-features",
+                        "--features",
+                        features,
+                        "--",
+                        "-D",
+                        "warnings",
+                    ]),
+                )?;
+            }
+        }
+        Ok(())
     })?;
     steps.run("clippy (wasm32)", || {
         // The browser benchmark's JavaScript peer is read at compile time: make it first.

@@ -18,6 +18,7 @@ pub use tidings_wire::RESYNC_EVENT;
 
 /// How far (in the milliseconds of its IDs) an external ID may be ahead of the newest event a
 /// mirror holds and still be taken for an event not mirrored yet.
+#[cfg(feature = "redis")]
 const MIRROR_LAG: Duration = Duration::from_secs(60);
 
 /// How many log entries a stream sends in one write.
@@ -53,6 +54,7 @@ impl ChannelConfig {
     }
 
     /// How many events it keeps.
+    #[cfg(feature = "redis")]
     pub(crate) fn capacity_value(&self) -> usize {
         self.capacity
     }
@@ -124,6 +126,7 @@ enum Ids {
     Local { epoch: String },
     /// Given by the log this channel mirrors (see [`crate::redis`]): `<ms>-<n>`, as Redis
     /// stream IDs are. They are shared by every server that mirrors the same log.
+    #[cfg(feature = "redis")]
     External,
 }
 
@@ -140,6 +143,7 @@ struct Log {
 
 impl Log {
     /// The key of the newest event kept, or the horizon if none is.
+    #[cfg(feature = "redis")]
     fn newest_key(&self) -> Key {
         self.entries.back().map_or(self.horizon, |entry| entry.key)
     }
@@ -159,6 +163,7 @@ impl fmt::Debug for Channel {
         let log = self.read_log();
         let ids = match &self.shared.ids {
             Ids::Local { epoch } => epoch.as_str(),
+            #[cfg(feature = "redis")]
             Ids::External => "external",
         };
         f.debug_struct("Channel")
@@ -224,6 +229,7 @@ impl Channel {
 
     /// A channel whose events come from another log, with that log's IDs: see
     /// [`Channel::append_external`].
+    #[cfg(feature = "redis")]
     pub(crate) fn mirror(config: ChannelConfig) -> Self {
         Self::with_ids(config, Ids::External)
     }
@@ -260,8 +266,10 @@ impl Channel {
     ///
     /// If `event_type` contains CR or LF.
     pub fn publish_data(&self, event_type: Option<&str>, data: &str) -> String {
-        let Ids::Local { epoch } = &self.shared.ids else {
-            unreachable!("mirrors are appended to, not published to");
+        let epoch = match &self.shared.ids {
+            Ids::Local { epoch } => epoch,
+            #[cfg(feature = "redis")]
+            Ids::External => unreachable!("mirrors are appended to, not published to"),
         };
         let mut log = self.write_log();
         let seq = log.next_seq;
@@ -274,6 +282,7 @@ impl Channel {
 
     /// Appends an event that got `id` (with order `key`) in the log this channel mirrors.
     /// Returns `false`, appending nothing, unless `key` is newer than every event kept.
+    #[cfg(feature = "redis")]
     pub(crate) fn append_external(
         &self,
         id: &str,
@@ -294,6 +303,7 @@ impl Channel {
 
     /// Forgets every event kept, and declares that the events up to `horizon` are lost: clients
     /// resuming from before it resync. For a mirror that found a hole in what it mirrors.
+    #[cfg(feature = "redis")]
     pub(crate) fn reset_external(&self, horizon: Key) {
         let mut log = self.write_log();
         log.entries.clear();
@@ -301,6 +311,7 @@ impl Channel {
     }
 
     /// The key of the newest event kept, or the horizon if none is.
+    #[cfg(feature = "redis")]
     pub(crate) fn newest_key(&self) -> Key {
         self.read_log().newest_key()
     }
@@ -429,13 +440,7 @@ impl Channel {
                 }
                 Some(key) if key < log.horizon => Start::Resync(ResyncReason::TooOld),
                 // An external ID far ahead of everything mirrored is not a lag: it is not ours.
-                Some(key)
-                    if matches!(self.shared.ids, Ids::External) && {
-                        let newest = log.newest_key();
-                        newest != (0, 0)
-                            && key.0 > newest.0.saturating_add(MIRROR_LAG.as_millis() as u64)
-                    } =>
-                {
+                Some(key) if self.far_ahead_of_mirror(&log, key) => {
                     Start::Resync(ResyncReason::Unknown)
                 }
                 Some(key) => {
@@ -539,8 +544,25 @@ impl Channel {
                 }
                 Some((0, seq.parse().ok()?))
             }
+            #[cfg(feature = "redis")]
             Ids::External => parse_external_id(id),
         }
+    }
+
+    /// Whether `key` is an external ID so far ahead of everything mirrored that it is not a lag
+    /// but an ID from another stream.
+    #[cfg(feature = "redis")]
+    fn far_ahead_of_mirror(&self, log: &Log, key: Key) -> bool {
+        let newest = log.newest_key();
+        matches!(self.shared.ids, Ids::External)
+            && newest != (0, 0)
+            && key.0 > newest.0.saturating_add(MIRROR_LAG.as_millis() as u64)
+    }
+
+    /// Without mirrors, no ID is external.
+    #[cfg(not(feature = "redis"))]
+    fn far_ahead_of_mirror(&self, _log: &Log, _key: Key) -> bool {
+        false
     }
 
     fn read_log(&self) -> std::sync::RwLockReadGuard<'_, Log> {
@@ -559,6 +581,7 @@ impl Channel {
 }
 
 /// The order of a Redis-style ID, `<ms>-<n>`.
+#[cfg(feature = "redis")]
 pub(crate) fn parse_external_id(id: &str) -> Option<Key> {
     let (ms, n) = id.split_once('-')?;
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());

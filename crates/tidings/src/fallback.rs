@@ -123,7 +123,9 @@ impl Chooser {
                 (self.failures >= self.policy.after_failures)
                     .then_some(FallbackReason::StreamingFailed)
             }
-            Failure::WrongContentType(_) | Failure::PollingUnavailable { .. } => None,
+            Failure::WrongContentType(_)
+            | Failure::PollingUnavailable { .. }
+            | Failure::InvalidRequest(_) => None,
         };
         match reason {
             Some(reason) => {

@@ -150,6 +150,9 @@ pub(crate) enum Failure {
     /// The polling endpoint answered this status (404, 405): the server has none, so the
     /// connection streams instead.
     PollingUnavailable { status: u16 },
+    /// The browser would not make the request (an invalid method or header): the app's
+    /// mistake, which retrying cannot fix.
+    InvalidRequest(String),
 }
 
 /// What the machine is told.
@@ -433,7 +436,9 @@ impl Machine {
             }
             Failure::Stalled => DisconnectReason::Stalled,
             Failure::PollingUnavailable { status } => DisconnectReason::PollingUnavailable(status),
-            Failure::Network | Failure::WrongContentType(_) => DisconnectReason::Network,
+            Failure::Network | Failure::WrongContentType(_) | Failure::InvalidRequest(_) => {
+                DisconnectReason::Network
+            }
         };
         let at = Timestamp(now.0 + delay.as_secs_f64() * 1000.0);
         self.phase = Phase::Waiting { at, reason };
@@ -471,6 +476,9 @@ fn permanent(failure: &Failure) -> Option<FailReason> {
         }
         Failure::WrongContentType(content_type) => Some(FailReason::WrongContentType {
             content_type: content_type.clone(),
+        }),
+        Failure::InvalidRequest(message) => Some(FailReason::InvalidRequest {
+            message: message.clone(),
         }),
         _ => None,
     }

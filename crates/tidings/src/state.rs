@@ -140,6 +140,12 @@ pub enum FailReason {
         /// The browser's message.
         message: String,
     },
+    /// The browser would not make the request: the method or a header (one computed by
+    /// [`SseOptions::headers_with`](crate::SseOptions::headers_with), say) is not valid HTTP.
+    InvalidRequest {
+        /// What was wrong, and the browser's message.
+        message: String,
+    },
 }
 
 impl fmt::Display for FailReason {
@@ -162,6 +168,7 @@ impl fmt::Display for FailReason {
             }
             Self::AttemptsExhausted { attempts } => write!(f, "gave up after {attempts} attempts"),
             Self::InvalidUrl { message } => write!(f, "invalid URL: {message}"),
+            Self::InvalidRequest { message } => write!(f, "invalid request: {message}"),
         }
     }
 }

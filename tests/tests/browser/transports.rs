@@ -85,6 +85,35 @@ async fn fetch_shows_the_status_and_fails_on_401_without_retrying() {
     .await;
 }
 
+/// A request the browser will not make is reported at once, named, and not retried: an invalid
+/// method, or a computed header whose value has a line break (which used to throw inside the
+/// request's task and leave the connection "connecting" for ever).
+#[wasm_bindgen_test]
+async fn fetch_fails_clearly_on_an_invalid_method_or_header() {
+    clear_faults().await;
+    with_owner(|| async {
+        let bad_method = use_sse_with_options(url("/api/ticker"), quick().method("G ET"));
+        let bad_header = use_sse_with_options(
+            url("/api/ticker"),
+            quick().headers_with(|| async {
+                vec![("Authorization".to_owned(), "Bearer a\nb".to_owned())]
+            }),
+        );
+        for (sse, expected) in [
+            (bad_method, "\"G ET\" is not an HTTP method"),
+            (bad_header, "the header \"Authorization\""),
+        ] {
+            match failure(sse.state()).await {
+                FailReason::InvalidRequest { message } => {
+                    assert!(message.starts_with(expected), "{message}");
+                }
+                other => panic!("expected an invalid request, got {other:?}"),
+            }
+        }
+    })
+    .await;
+}
+
 #[wasm_bindgen_test]
 async fn fetch_streaming_resumes_exactly_once_across_drops() {
     clear_faults().await;

@@ -524,3 +524,26 @@ fn a_missing_polling_endpoint_is_retried_not_failed() {
         }
     );
 }
+
+/// A request the browser will not make (an invalid method or header) is the app's mistake:
+/// retrying cannot fix it.
+#[test]
+fn an_invalid_request_fails_at_once() {
+    let mut m = machine(no_jitter());
+    m.handle(Input::Start, at(0.0));
+    let actions = m.handle(
+        Input::Failed(Failure::InvalidRequest(
+            "\"G ET\" is not an HTTP method".into(),
+        )),
+        at(1.0),
+    );
+    assert_eq!(actions, [Action::Disconnect]);
+    assert_eq!(
+        m.state(),
+        ConnectionState::Failed {
+            reason: FailReason::InvalidRequest {
+                message: "\"G ET\" is not an HTTP method".into()
+            }
+        }
+    );
+}

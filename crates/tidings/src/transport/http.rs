@@ -97,47 +97,68 @@ async fn send(
     } else {
         RequestCredentials::SameOrigin
     };
-    let method =
-        Method::from_bytes(request.options.method().as_bytes()).map_err(|_| Failure::Network)?;
+    let method = Method::from_bytes(request.options.method().as_bytes()).map_err(|_| {
+        Failure::InvalidRequest(format!(
+            "{:?} is not an HTTP method",
+            request.options.method()
+        ))
+    })?;
     let url = match (&request.id_param, &request.last_event_id) {
         (Some(param), Some(id)) => crate::resume::url_with_last_event_id(url, param, id),
         _ => url.to_owned(),
     };
-    let mut builder = Request::get(&url)
-        .method(method)
-        .header("Accept", tidings_wire::CONTENT_TYPE)
-        .credentials(credentials)
-        .abort_signal(signal);
+    // Set here rather than through gloo, which throws (killing this task) on a header the
+    // browser rejects: a computed value with a line break, say.
+    let headers = web_sys::Headers::new().map_err(|error| invalid("headers", &error))?;
+    let set = |name: &str, value: &str| {
+        headers
+            .set(name, value)
+            .map_err(|error| invalid(&format!("the header {name:?}"), &error))
+    };
+    set("Accept", tidings_wire::CONTENT_TYPE)?;
     for (name, value) in request.options.headers().await {
-        builder = builder.header(&name, &value);
+        set(&name, &value)?;
     }
     if let Some(id) = &request.last_event_id {
-        builder = builder.header(tidings_wire::LAST_EVENT_ID_HEADER, id);
+        set(tidings_wire::LAST_EVENT_ID_HEADER, id)?;
     }
+    let builder = Request::get(&url)
+        .method(method)
+        .headers(gloo_net::http::Headers::from_raw(headers))
+        .credentials(credentials)
+        .abort_signal(signal);
     let request = match &request.options.body {
         Some(body) => builder.body(body.clone()),
         None => builder.build(),
     };
-    let request = request.map_err(|_| Failure::Network)?;
+    let request = request.map_err(|error| Failure::InvalidRequest(error.to_string()))?;
+    // A failed fetch is a network error (or a CORS refusal, which the browser does not tell apart).
     request.send().await.map_err(|_| Failure::Network)
+}
+
+/// A request the browser refused to build: the app's mistake, which retrying cannot fix.
+fn invalid(what: &str, error: &wasm_bindgen::JsValue) -> Failure {
+    Failure::InvalidRequest(format!(
+        "{what}: {}",
+        super::event_source::describe_js_error(error)
+    ))
 }
 
 /// Fails unless `response` is an event stream, reading the start of its body for the failure.
 async fn check(response: &Response) -> Result<(), Failure> {
     let content_type = response.headers().get("content-type").unwrap_or_default();
     match classify(response.status(), &content_type, None, String::new()) {
-        // `classify` says "passing" for a good stream: that is success here.
-        Failure::Network => Ok(()),
-        Failure::Status { status, .. } => {
+        // An error status: read why (its Retry-After and the start of its body).
+        Err(Failure::Status { status, .. }) => {
             let retry_after = response.headers().get("retry-after");
-            Err(classify(
+            classify(
                 status,
                 &content_type,
                 retry_after.as_deref(),
                 excerpt(response).await,
-            ))
+            )
         }
-        other => Err(other),
+        other => other,
     }
 }
 

@@ -28,37 +28,40 @@ pub(crate) async fn probe(url: &str, with_credentials: bool) -> Failure {
         return Failure::Network;
     };
     let content_type = response.headers().get("content-type").unwrap_or_default();
-    classify(
+    match classify(
         response.status(),
         &content_type,
         response.headers().get("retry-after").as_deref(),
         String::new(),
-    )
+    ) {
+        // It answers with a stream now: the failure was passing.
+        Ok(()) => Failure::Network,
+        Err(failure) => failure,
+    }
 }
 
-/// What an answer with `status` and `content_type` means for the stream; `body` is the start of
-/// its body, if read.
+/// Whether an answer with `status` and `content_type` is an event stream, and if not, what kind
+/// of failure it is; `body` is the start of its body, if read.
 pub(crate) fn classify(
     status: u16,
     content_type: &str,
     retry_after: Option<&str>,
     body: String,
-) -> Failure {
+) -> Result<(), Failure> {
     let is_event_stream = content_type
         .split(';')
         .next()
         .is_some_and(|mime| mime.trim().eq_ignore_ascii_case(tidings_wire::CONTENT_TYPE));
     match status {
-        // It works now: the failure was passing.
-        200 if is_event_stream => Failure::Network,
-        200 => Failure::WrongContentType(content_type.to_owned()),
-        status => Failure::Status {
+        200 if is_event_stream => Ok(()),
+        200 => Err(Failure::WrongContentType(content_type.to_owned())),
+        status => Err(Failure::Status {
             status,
             retry_after: retry_after
                 .and_then(|value| value.trim().parse::<u64>().ok())
                 .map(std::time::Duration::from_secs),
             body,
-        },
+        }),
     }
 }
 
@@ -71,35 +74,35 @@ mod tests {
     fn answers_are_classified() {
         assert_eq!(
             classify(200, "text/event-stream", None, String::new()),
-            Failure::Network
+            Ok(())
         );
         assert_eq!(
             classify(200, "text/event-stream; charset=utf-8", None, String::new()),
-            Failure::Network
+            Ok(())
         );
         assert_eq!(
             classify(200, "text/plain", None, String::new()),
-            Failure::WrongContentType("text/plain".into())
+            Err(Failure::WrongContentType("text/plain".into()))
         );
         assert_eq!(
             classify(200, "", None, String::new()),
-            Failure::WrongContentType(String::new())
+            Err(Failure::WrongContentType(String::new()))
         );
         assert_eq!(
             classify(503, "text/plain", Some("7"), String::new()),
-            Failure::Status {
+            Err(Failure::Status {
                 status: 503,
                 retry_after: Some(Duration::from_secs(7)),
                 body: String::new()
-            }
+            })
         );
         assert_eq!(
             classify(204, "", Some("soon"), String::new()),
-            Failure::Status {
+            Err(Failure::Status {
                 status: 204,
                 retry_after: None,
                 body: String::new()
-            }
+            })
         );
     }
 }

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use crate::EventStream;
 
 pub use tidings_wire::RESYNC_EVENT;
+use tidings_wire::protocol::ResyncReason;
 
 /// How far (in the milliseconds of its IDs) an external ID may be ahead of the newest event a
 /// mirror holds and still be taken for an event not mirrored yet.
@@ -177,24 +178,6 @@ impl fmt::Debug for Channel {
 impl Default for Channel {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-/// Why a client was sent a resync event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ResyncReason {
-    /// The ID is not one this channel made (another server run, or garbage).
-    Unknown,
-    /// The events after the ID have left the log.
-    TooOld,
-}
-
-impl ResyncReason {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Unknown => "unknown-id",
-            Self::TooOld => "too-old",
-        }
     }
 }
 
@@ -431,17 +414,17 @@ impl Channel {
         let start = match last_event_id {
             None => Start::At(log.next_seq, (0, 0)),
             Some(id) => match self.parse_id(id) {
-                None => Start::Resync(ResyncReason::Unknown),
+                None => Start::Resync(ResyncReason::UnknownId),
                 // A local ID this channel has not made yet.
                 Some(key)
                     if matches!(self.shared.ids, Ids::Local { .. }) && key.1 >= log.next_seq =>
                 {
-                    Start::Resync(ResyncReason::Unknown)
+                    Start::Resync(ResyncReason::UnknownId)
                 }
                 Some(key) if key < log.horizon => Start::Resync(ResyncReason::TooOld),
                 // An external ID far ahead of everything mirrored is not a lag: it is not ours.
                 Some(key) if self.far_ahead_of_mirror(&log, key) => {
-                    Start::Resync(ResyncReason::Unknown)
+                    Start::Resync(ResyncReason::UnknownId)
                 }
                 Some(key) => {
                     // The first event after `key`; past the end, an external ID this mirror has
@@ -604,7 +587,7 @@ enum Batch {
 /// `log`: the client's next resume starts after it.
 fn resync_frame(log: &Log, reason: ResyncReason) -> Bytes {
     let head = log.entries.back().map_or("", |entry| &entry.id);
-    let data = format!("{{\"reason\":\"{}\"}}", reason.as_str());
+    let data = reason.to_data();
     Bytes::from(
         Frame::new()
             .event(RESYNC_EVENT)

@@ -6,6 +6,8 @@
 //! - [`Frame`]: the encoder, a builder for events, comments and `retry` hints.
 //! - [`TypedEvent`] (feature `json`, on by default): ties a Rust type to its event name and
 //!   serde encoding, so that one definition is the contract between server and client.
+//! - [`protocol`]: what `tidings` and `tidings-axum` agree on beyond the format: the resume
+//!   header and query parameter, the polling endpoint's path, the resync event.
 //!
 //! The crate has no web or async dependencies and builds for native targets and `wasm32`.
 //!
@@ -35,6 +37,7 @@
 
 pub mod frame;
 pub mod parser;
+pub mod protocol;
 #[cfg(feature = "json")]
 pub mod typed;
 
@@ -46,17 +49,4 @@ pub use typed::{DecodeError, EncodeError, TypedEvent};
 /// The MIME type of an event stream, for `Content-Type` and `Accept` headers.
 pub const CONTENT_TYPE: &str = "text/event-stream";
 
-/// The request header in which a reconnecting client names the last event it saw, as the
-/// standard's `EventSource` does: a server resumes after it.
-pub const LAST_EVENT_ID_HEADER: &str = "Last-Event-ID";
-
-/// The query parameter that `tidings-axum` also reads the last event ID from, for clients that
-/// are told to resume through the URL (`tidings`' `ResumeVia::Query`). The standard knows only
-/// the header.
-pub const LAST_EVENT_ID_PARAM: &str = "lastEventId";
-
-/// The event type of the resync signal: a `tidings-axum` channel sends it, instead of a silent
-/// gap, to a client whose last event ID it can no longer resume from (too old, or unknown). Its
-/// data is `{"reason":"too-old"}` or `{"reason":"unknown-id"}`, its ID the newest event's, so
-/// that the next resume starts there; the client should reload its state.
-pub const RESYNC_EVENT: &str = "tidings-resync";
+pub use protocol::{LAST_EVENT_ID_HEADER, LAST_EVENT_ID_PARAM, RESYNC_EVENT};

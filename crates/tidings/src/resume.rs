@@ -18,6 +18,7 @@
 use crate::state::Transport;
 
 pub use tidings_wire::LAST_EVENT_ID_PARAM;
+pub use tidings_wire::protocol::poll_url_for;
 
 /// How the library tells the server where to resume on the reconnects it makes itself: see the
 /// [module documentation](self).
@@ -96,15 +97,6 @@ pub fn url_with_last_event_id(url: &str, param: &str, id: &str) -> String {
     out
 }
 
-/// The polling endpoint that goes with the stream at `url`: `/poll` added to its path, as
-/// `tidings-axum` apps lay it out (`/api/ticker` streams, `/api/ticker/poll` polls).
-#[must_use]
-pub fn poll_url_for(url: &str) -> String {
-    let end = url.find(['?', '#']).unwrap_or(url.len());
-    let (path, rest) = url.split_at(end);
-    format!("{}/poll{rest}", path.trim_end_matches('/'))
-}
-
 /// Percent-encodes everything but the unreserved characters of RFC 3986.
 fn percent_encode_into(out: &mut String, text: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
@@ -122,16 +114,6 @@ fn percent_encode_into(out: &mut String, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn poll_urls_add_poll_to_the_path() {
-        assert_eq!(poll_url_for("/api/ticker"), "/api/ticker/poll");
-        assert_eq!(poll_url_for("/api/ticker/"), "/api/ticker/poll");
-        assert_eq!(
-            poll_url_for("http://h:1/s?x=1#f"),
-            "http://h:1/s/poll?x=1#f"
-        );
-    }
 
     #[test]
     fn sets_replaces_and_encodes() {

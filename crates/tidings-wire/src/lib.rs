@@ -44,7 +44,7 @@ pub mod typed;
 pub use frame::{Frame, InvalidId};
 pub use parser::{DEFAULT_EVENT_TYPE, DEFAULT_MAX_EVENT_SIZE, Event, EventRef, ParseError, Parser};
 #[cfg(feature = "json")]
-pub use typed::{DecodeError, EncodeError, TypedEvent};
+pub use typed::{CodecError, DecodeError, Direction, EncodeError, TypedEvent};
 
 /// The MIME type of an event stream, for `Content-Type` and `Accept` headers.
 pub const CONTENT_TYPE: &str = "text/event-stream";

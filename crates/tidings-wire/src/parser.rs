@@ -52,7 +52,7 @@ pub const DEFAULT_EVENT_TYPE: &str = "message";
 
 /// An event as the parser dispatches it, borrowing the parser's buffers.
 ///
-/// Call [`EventRef::to_owned`] to keep it beyond the callback.
+/// Call [`EventRef::to_event`] to keep it beyond the callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventRef<'a> {
     /// The event type: the `event` field, or `"message"` when there was none.
@@ -66,9 +66,10 @@ pub struct EventRef<'a> {
 }
 
 impl EventRef<'_> {
-    /// Copies the event out of the parser's buffers.
+    /// Copies the event out of the parser's buffers (named so as not to shadow
+    /// [`ToOwned::to_owned`]).
     #[must_use]
-    pub fn to_owned(&self) -> Event {
+    pub fn to_event(&self) -> Event {
         Event {
             event_type: self.event_type.to_owned(),
             data: self.data.to_owned(),
@@ -77,7 +78,7 @@ impl EventRef<'_> {
     }
 }
 
-/// An owned event, as [`EventRef::to_owned`] or [`Parser::feed_owned`] make it.
+/// An owned event, as [`EventRef::to_event`] or [`Parser::feed_owned`] make it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Event {
     /// The event type: the `event` field, or `"message"` when there was none.
@@ -306,7 +307,7 @@ impl Parser {
     /// A convenience over [`Parser::feed`], which allocates nothing per event.
     pub fn feed_owned(&mut self, chunk: &[u8]) -> Vec<Result<Event, ParseError>> {
         let mut out = Vec::new();
-        self.feed(chunk, |event| out.push(event.map(|e| e.to_owned())));
+        self.feed(chunk, |event| out.push(event.map(|e| e.to_event())));
         out
     }
 

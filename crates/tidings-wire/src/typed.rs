@@ -30,6 +30,8 @@
 //! assert_eq!(Tick::decode(&event.data).expect("valid JSON"), tick);
 //! ```
 
+use std::fmt;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -55,7 +57,7 @@ pub trait TypedEvent: Serialize + DeserializeOwned {
     ///
     /// [`EncodeError`] if the value cannot be serialised.
     fn encode(&self) -> Result<String, EncodeError> {
-        serde_json::to_string(self).map_err(|error| EncodeError::new(Self::NAME, error))
+        serde_json::to_string(self).map_err(|error| CodecError::encode(Self::NAME, error))
     }
 
     /// Decodes the event's data.
@@ -65,7 +67,7 @@ pub trait TypedEvent: Serialize + DeserializeOwned {
     /// [`DecodeError`] if the data is not a valid encoding of the type, as when a server sends
     /// a newer or older version of it.
     fn decode(data: &str) -> Result<Self, DecodeError> {
-        serde_json::from_str(data).map_err(|error| DecodeError::new(Self::NAME, error))
+        serde_json::from_str(data).map_err(|error| CodecError::decode(Self::NAME, error))
     }
 
     /// The value as a [`Frame`] with its event type and data, to which an `id` can be added.
@@ -82,59 +84,77 @@ pub trait TypedEvent: Serialize + DeserializeOwned {
     }
 }
 
-/// A typed event could not be encoded.
+/// A typed event could not be encoded (serialised for sending) or decoded (its data read as
+/// its Rust type). One type for both directions, named for each where it is returned:
+/// [`EncodeError`] and [`DecodeError`].
 #[derive(Debug, thiserror::Error)]
-#[error("could not encode a `{event}` event: {source}")]
-pub struct EncodeError {
+#[error("could not {direction} a `{event}` event: {source}")]
+pub struct CodecError {
     event: &'static str,
+    direction: Direction,
     #[source]
     source: Box<dyn std::error::Error + Send + Sync>,
 }
 
-impl EncodeError {
+/// A typed event could not be encoded: see [`CodecError`].
+pub type EncodeError = CodecError;
+
+/// The data of an event could not be decoded as its Rust type: see [`CodecError`].
+pub type DecodeError = CodecError;
+
+/// Which way a [`CodecError`] went wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Serialising a value to send.
+    Encode,
+    /// Reading a received event's data as its type.
+    Decode,
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Encode => "encode",
+            Self::Decode => "decode",
+        })
+    }
+}
+
+impl CodecError {
     /// An error encoding an event of type `event`, caused by `source`.
-    pub fn new(
+    pub fn encode(
         event: &'static str,
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Self {
         Self {
             event,
+            direction: Direction::Encode,
             source: source.into(),
         }
     }
 
-    /// The event type that failed to encode.
-    #[must_use]
-    pub fn event(&self) -> &'static str {
-        self.event
-    }
-}
-
-/// The data of an event could not be decoded as its Rust type.
-#[derive(Debug, thiserror::Error)]
-#[error("could not decode a `{event}` event: {source}")]
-pub struct DecodeError {
-    event: &'static str,
-    #[source]
-    source: Box<dyn std::error::Error + Send + Sync>,
-}
-
-impl DecodeError {
     /// An error decoding an event of type `event`, caused by `source`.
-    pub fn new(
+    pub fn decode(
         event: &'static str,
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Self {
         Self {
             event,
+            direction: Direction::Decode,
             source: source.into(),
         }
     }
 
-    /// The event type that failed to decode.
+    /// The event type that failed.
     #[must_use]
     pub fn event(&self) -> &'static str {
         self.event
+    }
+
+    /// Whether it failed encoding or decoding.
+    #[must_use]
+    pub fn direction(&self) -> Direction {
+        self.direction
     }
 }
 
@@ -157,6 +177,7 @@ mod tests {
     fn decode_error_names_the_event_and_the_cause() {
         let error = Progress::decode(r#"{"job": 1}"#).expect_err("percent is missing");
         assert_eq!(error.event(), "progress");
+        assert_eq!(error.direction(), Direction::Decode);
         let message = error.to_string();
         assert!(
             message.starts_with("could not decode a `progress` event: missing field `percent`"),

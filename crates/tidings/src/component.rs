@@ -29,14 +29,14 @@ pub fn ConnectionBadge(
 ) -> impl IntoView {
     let state = sse.state();
     // A clock for the countdown, ticking only while a reconnection is scheduled.
-    let now = RwSignal::new(crate::now_millis());
+    let now = RwSignal::new(crate::browser::clock::now_millis());
     Effect::new(move |_| {
         if let ConnectionState::Reconnecting { .. } = state.get() {
             let ticking = set_interval_with_handle(
-                move || now.set(crate::now_millis()),
+                move || now.set(crate::browser::clock::now_millis()),
                 std::time::Duration::from_millis(250),
             );
-            now.set(crate::now_millis());
+            now.set(crate::browser::clock::now_millis());
             if let Ok(handle) = ticking {
                 on_cleanup(move || handle.clear());
             }

@@ -19,11 +19,11 @@ use web_sys::{
     RequestCredentials,
 };
 
-use super::probe::classify;
 use super::{EventId, Sink, TransportEvent};
-use crate::diagnostics;
+use crate::browser::diagnostics;
 use crate::options::RequestOptions;
-use crate::reconnect::Failure;
+use crate::sans_io::failure::Failure;
+use crate::sans_io::failure::classify;
 
 /// How many bytes of an error answer's body a failure carries.
 const EXCERPT: usize = 200;
@@ -104,7 +104,7 @@ async fn send(
         ))
     })?;
     let url = match (&request.id_param, &request.last_event_id) {
-        (Some(param), Some(id)) => crate::resume::url_with_last_event_id(url, param, id),
+        (Some(param), Some(id)) => crate::sans_io::resume::url_with_last_event_id(url, param, id),
         _ => url.to_owned(),
     };
     // Set here rather than through gloo, which throws (killing this task) on a header the

@@ -7,7 +7,7 @@ use wasm_bindgen::closure::Closure;
 use web_sys::{EventSource, EventSourceInit, MessageEvent};
 
 use super::{EventId, Sink, TransportEvent};
-use crate::diagnostics;
+use crate::browser::diagnostics;
 
 /// `EventSource.readyState` while the browser is (re)connecting.
 const CONNECTING: u16 = 0;

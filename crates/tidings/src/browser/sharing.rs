@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use crate::connection::Connection;
+use super::connection::Connection;
 use crate::options::SseOptions;
 
 thread_local! {
@@ -27,15 +27,4 @@ pub(crate) fn acquire(url: &str, options: &SseOptions) -> Rc<Connection> {
     CONNECTIONS.with(|connections| connections.borrow_mut().push(Rc::downgrade(&connection)));
     connection.connect(url);
     connection
-}
-
-/// How many connections are shared now (for tests and debugging).
-pub(crate) fn count() -> usize {
-    CONNECTIONS.with(|connections| {
-        connections
-            .borrow()
-            .iter()
-            .filter(|connection| connection.strong_count() > 0)
-            .count()
-    })
 }

@@ -8,7 +8,7 @@ mod probe;
 
 pub(crate) use probe::probe;
 
-use crate::reconnect::Failure;
+use crate::sans_io::failure::Failure;
 
 /// The transport a connection has open now.
 pub(crate) enum Active {

@@ -1,4 +1,4 @@
-//! One connection to one stream: it runs the [state machine](crate::reconnect) and carries out
+//! One connection to one stream: it runs the [state machine](crate::sans_io::reconnect) and carries out
 //! its actions: it owns the live transport, the backoff timer, the watchdog and the browser
 //! listeners (online/offline, visibility), routes each event to the subscribers of its type, and
 //! keeps the state and last-event-ID signals current.
@@ -11,14 +11,14 @@ use gloo_events::EventListener;
 use gloo_timers::callback::Timeout;
 use leptos::prelude::*;
 
-use crate::fallback::Chooser;
+use super::transport::event_source::EventSourceTransport;
+use super::transport::http::{HttpRequest, HttpTransport};
+use super::transport::{Active, EventId, Sink, TransportEvent, last_event_id_of, probe};
 use crate::options::SseOptions;
-use crate::reconnect::{Action, Failure, Input, Machine};
-use crate::resume::{poll_url_for, url_with_last_event_id};
-use crate::state::{ConnectionState, FailReason, Timestamp, Transport};
-use crate::transport::event_source::EventSourceTransport;
-use crate::transport::http::{HttpRequest, HttpTransport};
-use crate::transport::{Active, EventId, Sink, TransportEvent, last_event_id_of, probe};
+use crate::sans_io::fallback::Chooser;
+use crate::sans_io::reconnect::{Action, Failure, Input, Machine};
+use crate::sans_io::resume::{poll_url_for, url_with_last_event_id};
+use crate::sans_io::state::{ConnectionState, FailReason, Timestamp, Transport};
 
 /// What a [`Handler`] calls: `(data, last event ID)`.
 pub(crate) type Callback = Rc<dyn Fn(&str, &str)>;
@@ -86,6 +86,7 @@ impl Connection {
             .last_event_id
             .clone()
             .or_else(|| options.persist_key.as_deref().and_then(stored_id));
+        super::diagnostics::opened_connection();
         Rc::new_cyclic(|this| Self {
             this: this.clone(),
             last_event_id: RefCell::new(last_event_id),
@@ -358,7 +359,7 @@ impl Connection {
                 error,
                 last_event_id,
             } => {
-                self.last_activity.set(crate::now_millis());
+                self.last_activity.set(super::clock::now_millis());
                 leptos::logging::warn!("tidings: {error}");
                 self.note_last_event_id(EventId::Text(last_event_id));
                 self.publish_stream_error(&error);
@@ -378,7 +379,7 @@ impl Connection {
                 let url = self.resume_url();
                 let with_credentials = self.options.with_credentials;
                 let this = self.this.clone();
-                crate::diagnostics::spawn(async move {
+                super::diagnostics::spawn(async move {
                     let failure = probe(&url, with_credentials).await;
                     if let Some(connection) = this.upgrade()
                         && connection.generation.get() == generation
@@ -485,7 +486,7 @@ impl Connection {
     /// out of wasm, too dear to make for every event for nothing).
     fn note_activity(&self) {
         if self.watchdog.borrow().is_some() {
-            self.last_activity.set(crate::now_millis());
+            self.last_activity.set(super::clock::now_millis());
         }
     }
 
@@ -557,7 +558,7 @@ impl Connection {
     /// Events only note their time (`last_activity`): one timer per period, not one per event,
     /// checks it when it fires, and either declares the stream stalled or waits out the rest.
     fn arm_watchdog(&self) {
-        self.last_activity.set(crate::now_millis());
+        self.last_activity.set(super::clock::now_millis());
         let stall_after = self.chooser.borrow().stall_after(self.kind.get());
         let Some(stale_after) = self.options.stale_after.or(stall_after) else {
             return;
@@ -572,7 +573,7 @@ impl Connection {
             let Some(connection) = this.upgrade() else {
                 return;
             };
-            let quiet = crate::now_millis() - connection.last_activity.get();
+            let quiet = super::clock::now_millis() - connection.last_activity.get();
             let limit = stale_after.as_secs_f64() * 1000.0;
             if quiet >= limit {
                 connection.fail(Failure::Stalled);
@@ -623,6 +624,12 @@ impl Connection {
     }
 }
 
+impl Drop for Connection {
+    fn drop(&mut self) {
+        super::diagnostics::closed_connection();
+    }
+}
+
 /// The session-storage key under which the last event ID of `key` is kept.
 fn storage_key(key: &str) -> String {
     format!("tidings:last-event-id:{key}")
@@ -662,7 +669,7 @@ fn browser_can_stream() -> bool {
 }
 
 fn now() -> Timestamp {
-    Timestamp(crate::now_millis())
+    Timestamp(super::clock::now_millis())
 }
 
 fn millis(duration: std::time::Duration) -> u32 {

@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use crate::state::{
+pub(crate) use super::failure::Failure;
+use super::failure::permanent;
+use super::state::{
     ConnectionState, DisconnectReason, FailReason, FallbackReason, PauseReason, Timestamp,
     Transport,
 };
@@ -130,30 +132,6 @@ pub(crate) const BROWSER_RETRY: Duration = Duration::from_secs(3);
 /// How much longer than its expected delay the browser's own reconnect may take before the
 /// library stops waiting for it and reconnects by itself.
 pub(crate) const BROWSER_GRACE: Duration = Duration::from_secs(3);
-
-/// Why a connection attempt or an open connection failed, as the transport or the probe saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Failure {
-    /// The connection dropped or could not be made.
-    Network,
-    /// The server answered with this status (other than 200).
-    Status {
-        status: u16,
-        retry_after: Option<Duration>,
-        /// The start of the answer's body, if read.
-        body: String,
-    },
-    /// The server answered 200 with a type other than `text/event-stream`.
-    WrongContentType(String),
-    /// Nothing arrived, not even a keep-alive, for the watchdog's time.
-    Stalled,
-    /// The polling endpoint answered this status (404, 405): the server has none, so the
-    /// connection streams instead.
-    PollingUnavailable { status: u16 },
-    /// The browser would not make the request (an invalid method or header): the app's
-    /// mistake, which retrying cannot fix.
-    InvalidRequest(String),
-}
 
 /// What the machine is told.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -452,35 +430,6 @@ impl Machine {
         self.rng ^= self.rng >> 27;
         let bits = self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11;
         bits as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// The failures that retrying cannot fix.
-fn permanent(failure: &Failure) -> Option<FailReason> {
-    match failure {
-        Failure::Status { status: 204, .. } => Some(FailReason::ServerSaidStop),
-        Failure::Status { status, body, .. } if matches!(status, 401 | 403) => {
-            Some(FailReason::Unauthorized {
-                status: *status,
-                body: body.clone(),
-            })
-        }
-        // Other client errors will not change by retrying, except time-outs and rate limits.
-        Failure::Status { status, body, .. }
-            if (400..500).contains(status) && !matches!(status, 408 | 429) =>
-        {
-            Some(FailReason::Status {
-                status: *status,
-                body: body.clone(),
-            })
-        }
-        Failure::WrongContentType(content_type) => Some(FailReason::WrongContentType {
-            content_type: content_type.clone(),
-        }),
-        Failure::InvalidRequest(message) => Some(FailReason::InvalidRequest {
-            message: message.clone(),
-        }),
-        _ => None,
     }
 }
 

@@ -15,7 +15,7 @@
 //! | EventSource | the library, [`ResumeVia::Query`] | query parameter, on a new `EventSource` |
 //! | fetch, polling | the library | `Last-Event-ID` header (and the query parameter with [`ResumeVia::Query`]) |
 
-use crate::state::Transport;
+use super::state::Transport;
 
 pub use tidings_wire::LAST_EVENT_ID_PARAM;
 pub use tidings_wire::protocol::poll_url_for;

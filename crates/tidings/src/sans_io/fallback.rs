@@ -1,9 +1,83 @@
-//! Which transport the next connection uses, and when [`TransportMode::Auto`] falls back to
-//! polling and back. Pure, like the state machine: tested natively.
+//! Which transport the next connection uses: the mode the app asks for ([`TransportMode`]),
+//! and when [`TransportMode::Auto`] falls back to polling and back ([`FallbackPolicy`]). Pure,
+//! like the state machine: tested natively.
 
-use crate::options::{FallbackPolicy, TransportMode};
-use crate::reconnect::Failure;
-use crate::state::{FallbackReason, Timestamp, Transport};
+use std::time::Duration;
+
+use super::failure::Failure;
+use super::state::{FallbackReason, Timestamp, Transport};
+
+/// Which transport carries the stream: see [`SseOptions::transport`](crate::SseOptions::transport).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportMode {
+    /// The browser's `EventSource` (the default): no custom headers, methods or bodies. Its
+    /// first reconnect after a drop is the browser's own, with the `Last-Event-ID` header; a
+    /// resume the library makes itself goes over `fetch` (see [`ResumeVia`](crate::ResumeVia)).
+    #[default]
+    EventSource,
+    /// `fetch` with a streamed body, parsed in wasm: custom headers (computed afresh for each
+    /// connection), `POST` and a body, the HTTP status and content type in view, keep-alives
+    /// seen by the watchdog, `retry:` honoured, and faster on busy streams (no DOM event per
+    /// message).
+    Fetch,
+    /// Polls the server's polling endpoint (see [`SseOptions::poll_url`](crate::SseOptions::poll_url)): for when streaming
+    /// is impossible. The endpoint is a `tidings-axum` one ([`Channel::poll`]): a server that
+    /// answers it 404 or 405 has none, and the connection streams with `fetch` instead (the
+    /// state says so once, as [`DisconnectReason::PollingUnavailable`]).
+    ///
+    /// [`Channel::poll`]: https://docs.rs/tidings-axum/latest/tidings_axum/struct.Channel.html#method.poll
+    /// [`DisconnectReason::PollingUnavailable`]: crate::DisconnectReason::PollingUnavailable
+    Polling,
+    /// Streams with `fetch`, and falls back to polling when streaming keeps failing or stalls
+    /// (as behind a buffering proxy), trying to stream again now and then: see
+    /// [`FallbackPolicy`]. Against a server with no polling endpoint (any SSE server that is
+    /// not `tidings-axum`), it finds none (404 or 405) and keeps streaming, reconnecting with
+    /// backoff: it never gives up for want of one.
+    Auto,
+}
+
+/// When [`TransportMode::Auto`] falls back to polling, and how soon it tries streaming again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct FallbackPolicy {
+    pub(crate) after_failures: u32,
+    pub(crate) stall_after: Duration,
+    pub(crate) retry_streaming_after: Duration,
+}
+
+impl Default for FallbackPolicy {
+    /// Falls back after 3 failed streaming attempts in a row, or a stream silent (keep-alives
+    /// included) for 20 s; tries streaming again after 30 s of polling.
+    fn default() -> Self {
+        Self {
+            after_failures: 3,
+            stall_after: Duration::from_secs(20),
+            retry_streaming_after: Duration::from_secs(30),
+        }
+    }
+}
+
+impl FallbackPolicy {
+    /// Falls back to polling after this many failed streaming attempts in a row.
+    pub fn after_failures(mut self, failures: u32) -> Self {
+        self.after_failures = failures.max(1);
+        self
+    }
+
+    /// Falls back to polling when an open stream brings nothing, not even a keep-alive, for
+    /// this long: a proxy is buffering it. Set it above the server's keep-alive interval.
+    pub fn stall_after(mut self, after: Duration) -> Self {
+        self.stall_after = after;
+        self
+    }
+
+    /// While polling, tries streaming again after this long.
+    pub fn retry_streaming_after(mut self, after: Duration) -> Self {
+        self.retry_streaming_after = after;
+        self
+    }
+}
 
 /// Chooses the transport for each connection.
 #[derive(Debug, Clone)]

@@ -1,5 +1,6 @@
 //! Counts of what tidings holds in the browser right now, for leak checks in tests and for
-//! debugging: every transport and listener it creates is counted, and uncounted when released.
+//! debugging: every connection, transport, listener and task it creates is counted, and
+//! uncounted when released. A leaf: it calls nothing else in the crate.
 
 use std::cell::Cell;
 
@@ -7,6 +8,7 @@ thread_local! {
     static TRANSPORTS: Cell<usize> = const { Cell::new(0) };
     static LISTENERS: Cell<usize> = const { Cell::new(0) };
     static TASKS: Cell<usize> = const { Cell::new(0) };
+    static CONNECTIONS: Cell<usize> = const { Cell::new(0) };
 }
 
 /// How many of tidings' background tasks (fetch requests being sent or read) are running now.
@@ -34,13 +36,21 @@ pub fn live_transports() -> usize {
 /// How many connections are open now (users of one URL with equal options share one).
 #[must_use]
 pub fn live_connections() -> usize {
-    crate::sharing::count()
+    CONNECTIONS.with(Cell::get)
 }
 
 /// How many event listeners tidings has registered on transports and not yet removed.
 #[must_use]
 pub fn live_listeners() -> usize {
     LISTENERS.with(Cell::get)
+}
+
+pub(crate) fn opened_connection() {
+    CONNECTIONS.with(|count| count.set(count.get() + 1));
+}
+
+pub(crate) fn closed_connection() {
+    CONNECTIONS.with(|count| count.set(count.get().saturating_sub(1)));
 }
 
 pub(crate) fn opened_transport() {

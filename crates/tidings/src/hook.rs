@@ -1,0 +1,382 @@
+//! The hook: [`use_sse`] and the [`Sse`] handle it returns, which attaches a component to a
+//! shared [connection](crate::browser::connection) and hands out its typed signals.
+
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+
+use leptos::prelude::*;
+
+use crate::browser::connection::{self, Connection, Outputs};
+use crate::browser::sharing;
+use crate::options::SseOptions;
+use crate::sans_io::resync::Resync;
+use crate::sans_io::state::ConnectionState;
+use crate::wire;
+use crate::{DecodeError, TypedEvent};
+
+/// A handle on one event stream, as [`use_sse`] returns it. It is `Copy`: pass it to child
+/// components freely. Its subscriptions end with the component that made them, and the connection
+/// closes when the last component using it is unmounted.
+///
+/// Components that open the same URL with equal options in one page share one connection: each
+/// gets its own signals and subscriptions, and [`Sse::close`] or [`Sse::reconnect_now`] act on
+/// the shared connection.
+#[derive(Clone, Copy)]
+pub struct Sse {
+    outputs: Outputs,
+    decode_error: RwSignal<Option<ArcDecodeError>>,
+    reads: Reads,
+    handle: StoredValue<Handle, LocalStorage>,
+}
+
+/// The read-only signals an [`Sse`] hands out, made once: in leptos each conversion to a
+/// `Signal` makes a new one that lives as long as its owner, so handing out fresh ones on every
+/// call would grow memory for a caller that asks in a loop.
+#[derive(Clone, Copy)]
+struct Reads {
+    state: Signal<ConnectionState>,
+    last_event_id: Signal<Option<String>>,
+    decode_error: Signal<Option<ArcDecodeError>>,
+    stream_error: Signal<Option<wire::ParseError>>,
+}
+
+/// A decode error, shared: signals need values that can be cloned.
+pub type ArcDecodeError = std::sync::Arc<DecodeError>;
+
+/// What an [`Sse`] handle holds in the browser.
+struct Handle {
+    options: SseOptions,
+    /// The owner of the `use_sse` call: per-type signals live as long as the handle.
+    owner: Option<Owner>,
+    /// The last decode error of each event type.
+    type_errors: HashMap<&'static str, RwSignal<Option<ArcDecodeError>>>,
+    connection: Option<Rc<Connection>>,
+    /// This handle's signals, as registered with the connection.
+    outputs_key: u64,
+    subscriptions: Vec<Subscription>,
+    next_subscription: u64,
+}
+
+/// A subscriber of this handle, re-registered when the handle moves to another connection.
+struct Subscription {
+    id: u64,
+    event_type: String,
+    handler: connection::Handler,
+    /// Its key on the current connection.
+    key: Option<u64>,
+}
+
+impl Handle {
+    /// Leaves the current connection, which shuts down if this was its last user.
+    fn detach(&mut self) {
+        let Some(connection) = self.connection.take() else {
+            return;
+        };
+        for subscription in &mut self.subscriptions {
+            if let Some(key) = subscription.key.take() {
+                connection.unsubscribe(key);
+            }
+        }
+        if connection.remove_outputs(self.outputs_key) == 0 {
+            connection.shut_down();
+        }
+    }
+
+    /// Joins the connection to `url` (a shared one if there is one).
+    fn attach(&mut self, url: &str, outputs: Outputs) {
+        let connection = sharing::acquire(url, &self.options);
+        self.outputs_key = connection.add_outputs(outputs);
+        for subscription in &mut self.subscriptions {
+            subscription.key =
+                Some(connection.subscribe(&subscription.event_type, subscription.handler.clone()));
+        }
+        self.connection = Some(connection);
+    }
+}
+
+/// Connects to the event stream at `url` with the default [`SseOptions`].
+///
+/// `url` may be a plain string or any reactive string: when it changes the stream is reopened
+/// at the new URL, and an empty URL disconnects.
+pub fn use_sse(url: impl Into<Signal<String>>) -> Sse {
+    use_sse_with_options(url, SseOptions::default())
+}
+
+/// Connects to the event stream at `url` with `options`: see [`use_sse`].
+pub fn use_sse_with_options(url: impl Into<Signal<String>>, options: SseOptions) -> Sse {
+    let outputs = Outputs {
+        state: RwSignal::new(ConnectionState::Idle),
+        last_event_id: RwSignal::new(options.last_event_id.clone()),
+        stream_error: RwSignal::new(None),
+    };
+    let decode_error = RwSignal::new(None);
+    let sse = Sse {
+        outputs,
+        decode_error,
+        reads: Reads {
+            state: outputs.state.into(),
+            last_event_id: outputs.last_event_id.into(),
+            decode_error: decode_error.into(),
+            stream_error: outputs.stream_error.into(),
+        },
+        handle: StoredValue::new_local(Handle {
+            options,
+            owner: Owner::current(),
+            type_errors: HashMap::new(),
+            connection: None,
+            outputs_key: 0,
+            subscriptions: Vec::new(),
+            next_subscription: 0,
+        }),
+    };
+    let url = url.into();
+    // Effects run only in the browser: on the server nothing connects.
+    Effect::new(move |_| {
+        let url = url.get();
+        sse.switch_to(&url);
+    });
+    on_cleanup(move || {
+        // Leaves the connection; the last user to leave closes it and releases its listeners.
+        sse.handle.try_update_value(Handle::detach);
+    });
+    sse
+}
+
+impl Sse {
+    /// The connection's state, for indicators: see [`ConnectionState`] and [`ConnectionBadge`](crate::ConnectionBadge)(crate::ConnectionBadge).
+    #[must_use]
+    pub fn state(&self) -> Signal<ConnectionState> {
+        self.reads.state
+    }
+
+    /// The ID of the last event received (or the initial one from [`SseOptions::last_event_id`]):
+    /// where the stream resumes after a reconnect.
+    #[must_use]
+    pub fn last_event_id(&self) -> Signal<Option<String>> {
+        self.reads.last_event_id
+    }
+
+    /// The latest error decoding an event into its type, if any. A bad event never stops the
+    /// stream: the events around it are still delivered.
+    #[must_use]
+    pub fn decode_error(&self) -> Signal<Option<ArcDecodeError>> {
+        self.reads.decode_error
+    }
+
+    /// The latest problem with the stream itself that did not end it: an event larger than
+    /// [`SseOptions::max_event_size`] was skipped. The stream goes on past it.
+    #[must_use]
+    pub fn stream_error(&self) -> Signal<Option<wire::ParseError>> {
+        self.reads.stream_error
+    }
+
+    /// The latest error decoding an event of type `T`, if any: see [`Sse::decode_error`].
+    ///
+    /// Each call makes a new signal under the current owner: ask once per component, not in a
+    /// loop.
+    #[must_use]
+    pub fn decode_error_of<T: TypedEvent>(&self) -> Signal<Option<ArcDecodeError>> {
+        self.type_error_signal(T::NAME).into()
+    }
+
+    /// The latest event of type `T`, or `None` until the first arrives.
+    #[must_use]
+    pub fn latest<T>(&self) -> Signal<Option<T>>
+    where
+        T: TypedEvent + Send + Sync + 'static,
+    {
+        let latest = RwSignal::new(None::<T>);
+        self.on::<T>(move |value| latest.set(Some(value)));
+        latest.into()
+    }
+
+    /// The last `capacity` events of type `T`, oldest first. Every event is kept, even in bursts,
+    /// until `capacity` newer ones push it out.
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is zero.
+    #[must_use]
+    pub fn history<T>(&self, capacity: usize) -> Signal<VecDeque<T>>
+    where
+        T: TypedEvent + Send + Sync + 'static,
+    {
+        assert!(capacity > 0, "a history must hold at least one event");
+        let history = RwSignal::new(VecDeque::<T>::with_capacity(capacity));
+        self.on::<T>(move |value| {
+            history.update(|events| {
+                if events.len() == capacity {
+                    events.pop_front();
+                }
+                events.push_back(value);
+            });
+        });
+        history.into()
+    }
+
+    /// Calls `callback` with every event of type `T`, in order, as it arrives.
+    pub fn on<T>(&self, callback: impl Fn(T) + 'static)
+    where
+        T: TypedEvent + 'static,
+    {
+        let decode_error = self.decode_error;
+        let type_error = self.type_error_signal(T::NAME);
+        let handler = connection::Handler {
+            call: Rc::new(move |data: &str, _: &str| match T::decode(data) {
+                Ok(value) => callback(value),
+                Err(error) => {
+                    let error = std::sync::Arc::new(error);
+                    type_error.set(Some(error.clone()));
+                    decode_error.set(Some(error));
+                }
+            }),
+            // A typed subscriber never looks at the ID: spare its copy.
+            wants_id: false,
+        };
+        self.subscribe(T::NAME, handler);
+    }
+
+    /// Calls `callback` whenever the server could not resume the stream and sent a
+    /// [`Resync`] instead of a silent gap (a `tidings-axum` channel does, for a client whose last
+    /// event ID left its replay window or is unknown to it): reload what the page shows, for
+    /// example by refetching a snapshot. The stream goes on with live events after
+    /// [`Resync::position`].
+    ///
+    /// The subscription lasts as long as the reactive owner it is made in.
+    pub fn on_resync(&self, callback: impl Fn(Resync) + 'static) {
+        self.on_raw(wire::RESYNC_EVENT, move |data, id| {
+            callback(Resync::parse(data, id));
+        });
+    }
+
+    /// The last [`Resync`] the server sent on this stream, if any: see [`Sse::on_resync`].
+    /// Each call makes a new signal: call it once and keep it.
+    #[must_use]
+    pub fn resync(&self) -> Signal<Option<Resync>> {
+        let last = RwSignal::new(None);
+        self.on_resync(move |resync| last.set(Some(resync)));
+        last.into()
+    }
+
+    /// Calls `callback` with the raw data and last event ID of every event of type `event_type`
+    /// (`"message"` for events without a type), for streams without a Rust type.
+    ///
+    /// The subscription lasts as long as the reactive owner it is made in (the component that
+    /// calls this), and ends with it.
+    pub fn on_raw(&self, event_type: &str, callback: impl Fn(&str, &str) + 'static) {
+        let handler = connection::Handler {
+            call: Rc::new(callback),
+            wants_id: true,
+        };
+        self.subscribe(event_type, handler);
+    }
+
+    /// Subscribes `handler` to `event_type`, on this handle's connection now and on the ones it
+    /// moves to, for as long as the current owner lives.
+    fn subscribe(&self, event_type: &str, handler: connection::Handler) {
+        let id = self.handle.try_update_value(|handle| {
+            let id = handle.next_subscription;
+            handle.next_subscription += 1;
+            let key = handle
+                .connection
+                .as_ref()
+                .map(|connection| connection.subscribe(event_type, handler.clone()));
+            handle.subscriptions.push(Subscription {
+                id,
+                event_type: event_type.to_owned(),
+                handler,
+                key,
+            });
+            id
+        });
+        if let Some(id) = id {
+            let handle = self.handle;
+            on_cleanup(move || {
+                handle.try_update_value(|handle| {
+                    let position = handle.subscriptions.iter().position(|s| s.id == id);
+                    if let Some(subscription) = position.map(|i| handle.subscriptions.remove(i))
+                        && let (Some(key), Some(connection)) =
+                            (subscription.key, &handle.connection)
+                    {
+                        connection.unsubscribe(key);
+                    }
+                });
+            });
+        }
+    }
+
+    /// Pauses the connection (the state becomes [`ConnectionState::Paused`] by the app) until
+    /// [`Sse::resume`], which resumes from the last event ID: no event is missed meanwhile, as
+    /// long as the server keeps it for replay.
+    pub fn pause(&self) {
+        self.with_connection(|connection| connection.pause());
+    }
+
+    /// Resumes a connection paused by [`Sse::pause`].
+    pub fn resume(&self) {
+        self.with_connection(|connection| connection.resume());
+    }
+
+    /// Closes the connection; the state becomes [`ConnectionState::Closed`].
+    pub fn close(&self) {
+        self.with_connection(|connection| connection.close());
+    }
+
+    /// Opens the connection again after [`Sse::close`] or a failure, resuming after the last
+    /// event received.
+    pub fn open(&self) {
+        self.with_connection(|connection| connection.connect_now());
+    }
+
+    /// Reconnects now instead of waiting out the backoff (a "retry now" button), resuming after
+    /// the last event received.
+    pub fn reconnect_now(&self) {
+        self.with_connection(|connection| connection.connect_now());
+    }
+
+    /// The signal of the last decode error of `event_type`, made on first use under the owner
+    /// of the `use_sse` call.
+    fn type_error_signal(&self, event_type: &'static str) -> RwSignal<Option<ArcDecodeError>> {
+        let made = self.handle.try_update_value(|handle| {
+            let owner = handle.owner.clone();
+            *handle
+                .type_errors
+                .entry(event_type)
+                .or_insert_with(|| match owner {
+                    Some(owner) => owner.with(|| RwSignal::new(None)),
+                    None => RwSignal::new(None),
+                })
+        });
+        made.unwrap_or_else(|| RwSignal::new(None))
+    }
+
+    /// Moves this handle to the stream at `url` (none when empty).
+    fn switch_to(&self, url: &str) {
+        let outputs = self.outputs;
+        self.handle.try_update_value(|handle| {
+            if handle
+                .connection
+                .as_ref()
+                .is_some_and(|connection| connection.url() == url)
+            {
+                return;
+            }
+            handle.detach();
+            if url.is_empty() {
+                outputs.state.set(ConnectionState::Idle);
+            } else {
+                handle.attach(url, outputs);
+            }
+        });
+    }
+
+    fn with_connection(&self, f: impl FnOnce(&Connection)) {
+        let connection = self
+            .handle
+            .try_with_value(|handle| handle.connection.clone())
+            .flatten();
+        if let Some(connection) = connection {
+            f(&connection);
+        }
+    }
+}

@@ -4,7 +4,8 @@
 
 - `POST /restart?down_ms=N` on the control port SIGKILLs the server mid-stream (its clients see
   the connection die, as in a crash), waits N ms, starts it again, and answers once it accepts
-  connections: `{"killed_at": ms, "restarted_at": ms}` (Unix time in milliseconds).
+  connections: `{"killed_at": ms, "restarted_at": ms}` (Unix time in milliseconds; `killed_at`
+  is stamped just before the kill).
 - `GET /health` answers 200 while the server is up.
 
 Every server run shares one epoch, so the restarted server has every event (see
@@ -93,8 +94,10 @@ class Peer:
 
     def restart(self, down_ms: int) -> dict:
         def job():
-            self.kill()
+            # Stamped before the kill: a client may see its connection die before kill()
+            # returns, and nothing it sees from then on may be earlier than this.
             killed_at = time.time() * 1000
+            self.kill()
             time.sleep(down_ms / 1000)
             self.start()
             return {"killed_at": killed_at, "restarted_at": time.time() * 1000}

@@ -345,7 +345,7 @@ pub async fn reconnect_cycles(mode: TransportMode, cycles: u32, every: u32) -> V
                 out.borrow_mut().push(Sample::take(seconds, cycle as usize));
             }
             if cycle < cycles {
-                sse.reconnect_now();
+                sse.open();
             }
         }
     })

@@ -48,6 +48,7 @@ impl ChannelConfig {
     /// # Panics
     ///
     /// If `capacity` is zero.
+    #[track_caller]
     pub fn capacity(mut self, capacity: usize) -> Self {
         assert!(capacity > 0, "a channel must keep at least one event");
         self.capacity = capacity;

@@ -63,6 +63,7 @@ impl ConnectionLimiter {
     ///
     /// If either cap is zero.
     #[must_use]
+    #[track_caller]
     pub fn new(global: usize, per_address: usize) -> Self {
         assert!(
             global > 0 && per_address > 0,

@@ -71,6 +71,7 @@ impl EventStream {
     /// # Panics
     ///
     /// If `interval` is zero.
+    #[track_caller]
     pub fn keep_alive(mut self, interval: Duration) -> Self {
         assert!(
             !interval.is_zero(),

@@ -86,6 +86,7 @@ impl Frame {
     ///
     /// If `name` contains a CR or LF: it would end the field and corrupt the stream. Event types
     /// are normally constants, so this is a programmer's mistake.
+    #[track_caller]
     pub fn event(self, name: &str) -> Self {
         assert!(
             !name.contains(['\r', '\n']),
@@ -105,6 +106,7 @@ impl Frame {
     ///
     /// If `id` contains a CR, LF or NULL: a line break would corrupt the stream, and clients
     /// ignore an ID with NULL. Use [`Frame::try_id`] for IDs that come from outside the program.
+    #[track_caller]
     pub fn id(self, id: &str) -> Self {
         match self.try_id(id) {
             Ok(frame) => frame,

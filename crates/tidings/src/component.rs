@@ -60,7 +60,7 @@ pub fn ConnectionBadge(
         <span class=class role="status" aria-live="polite" data-state=move || state.get().label()>
             <span class="tidings-badge__text">{text}</span>
             <Show when=can_retry>
-                <button type="button" class="tidings-badge__retry" on:click=move |_| sse.reconnect_now()>
+                <button type="button" class="tidings-badge__retry" on:click=move |_| sse.open()>
                     "retry now"
                 </button>
             </Show>

@@ -19,7 +19,7 @@ use crate::{DecodeError, TypedEvent};
 /// closes when the last component using it is unmounted.
 ///
 /// Components that open the same URL with equal options in one page share one connection: each
-/// gets its own signals and subscriptions, and [`Sse::close`] or [`Sse::reconnect_now`] act on
+/// gets its own signals and subscriptions, and [`Sse::close`] or [`Sse::open`] act on
 /// the shared connection.
 #[derive(Clone, Copy)]
 pub struct Sse {
@@ -197,6 +197,7 @@ impl Sse {
     ///
     /// If `capacity` is zero.
     #[must_use]
+    #[track_caller]
     pub fn history<T>(&self, capacity: usize) -> Signal<VecDeque<T>>
     where
         T: TypedEvent + Send + Sync + 'static,
@@ -244,8 +245,8 @@ impl Sse {
     ///
     /// The subscription lasts as long as the reactive owner it is made in.
     pub fn on_resync(&self, callback: impl Fn(Resync) + 'static) {
-        self.on_raw(wire::RESYNC_EVENT, move |data, id| {
-            callback(Resync::parse(data, id));
+        self.on_raw(wire::RESYNC_EVENT, move |event| {
+            callback(Resync::parse(event.data, event.last_event_id));
         });
     }
 
@@ -258,14 +259,22 @@ impl Sse {
         last.into()
     }
 
-    /// Calls `callback` with the raw data and last event ID of every event of type `event_type`
-    /// (`"message"` for events without a type), for streams without a Rust type.
+    /// Calls `callback` with every event of type `event_type` (`"message"` for events without a
+    /// type) as it arrived, for streams without a Rust type: its
+    /// [`data`](wire::EventRef::data) and [`last_event_id`](wire::EventRef::last_event_id).
     ///
     /// The subscription lasts as long as the reactive owner it is made in (the component that
     /// calls this), and ends with it.
-    pub fn on_raw(&self, event_type: &str, callback: impl Fn(&str, &str) + 'static) {
+    pub fn on_raw(&self, event_type: &str, callback: impl Fn(wire::EventRef<'_>) + 'static) {
+        let name: Rc<str> = event_type.into();
         let handler = connection::Handler {
-            call: Rc::new(callback),
+            call: Rc::new(move |data: &str, last_event_id: &str| {
+                callback(wire::EventRef {
+                    event_type: &name,
+                    data,
+                    last_event_id,
+                });
+            }),
             wants_id: true,
         };
         self.subscribe(event_type, handler);
@@ -322,15 +331,9 @@ impl Sse {
         self.with_connection(|connection| connection.close());
     }
 
-    /// Opens the connection again after [`Sse::close`] or a failure, resuming after the last
-    /// event received.
+    /// Connects now, resuming after the last event received: after [`Sse::close`] or a
+    /// failure, or instead of waiting out the backoff (a "retry now" button).
     pub fn open(&self) {
-        self.with_connection(|connection| connection.connect_now());
-    }
-
-    /// Reconnects now instead of waiting out the backoff (a "retry now" button), resuming after
-    /// the last event received.
-    pub fn reconnect_now(&self) {
         self.with_connection(|connection| connection.connect_now());
     }
 

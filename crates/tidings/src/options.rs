@@ -86,8 +86,8 @@ impl fmt::Debug for RequestOptions {
 /// let options = SseOptions::default()
 ///     .with_credentials(true)
 ///     .last_event_id("1041")
-///     .reconnect(ReconnectPolicy::default().max_attempts(Some(10)))
-///     .stale_after(Some(Duration::from_secs(45)))
+///     .reconnect(ReconnectPolicy::default().max_attempts(10))
+///     .stale_after(Duration::from_secs(45))
 ///     .pause_when_hidden(true)
 ///     .on_give_up(|| leptos::logging::warn!("the stream is gone for good"));
 /// ```
@@ -209,8 +209,8 @@ impl SseOptions {
     /// The browser's `EventSource` shows scripts events only, not the keep-alive comments
     /// servers send, so with that transport set this above the longest quiet spell between
     /// events.
-    pub fn stale_after(mut self, after: Option<Duration>) -> Self {
-        self.stale_after = after;
+    pub fn stale_after(mut self, after: Duration) -> Self {
+        self.stale_after = Some(after);
         self
     }
 

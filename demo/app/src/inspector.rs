@@ -42,7 +42,8 @@ impl Log {
         // A new page's stream starts a fresh log.
         self.0.set(VecDeque::new());
         for &event_type in event_types {
-            sse.on_raw(event_type, move |data, id| {
+            sse.on_raw(event_type, move |event| {
+                let (data, id) = (event.data, event.last_event_id);
                 let data = match data.char_indices().nth(120) {
                     Some((cut, _)) => format!("{}…", &data[..cut]),
                     None => data.to_owned(),

@@ -25,8 +25,8 @@ async fn typed_ticks_arrive_in_order_with_their_ids() {
         let last_raw_id = Rc::new(RefCell::new(String::new()));
         for event_type in ["tick", "trade"] {
             let last_raw_id = last_raw_id.clone();
-            sse.on_raw(event_type, move |_, id| {
-                *last_raw_id.borrow_mut() = id.to_owned()
+            sse.on_raw(event_type, move |event| {
+                *last_raw_id.borrow_mut() = event.last_event_id.to_owned()
             });
         }
 

@@ -130,7 +130,7 @@ async fn a_stalled_stream_is_detected_and_recovered() {
         // Ticks come every 50 ms: 600 ms of silence means the stream is stuck.
         let sse = use_sse_with_options(
             url("/api/ticker"),
-            quick().stale_after(Some(Duration::from_millis(600))),
+            quick().stale_after(Duration::from_millis(600)),
         );
         let ticks = tick_seqs(sse);
         let stalls = Rc::new(RefCell::new(0));

@@ -76,8 +76,9 @@ async fn an_id_with_nul_is_ignored_and_nul_in_data_is_kept() {
             let ticks = ticks(sse);
             let notes = Rc::new(RefCell::new(Vec::new()));
             let sink = notes.clone();
-            sse.on_raw("note", move |data, id| {
-                sink.borrow_mut().push((data.to_owned(), id.to_owned()));
+            sse.on_raw("note", move |event| {
+                sink.borrow_mut()
+                    .push((event.data.to_owned(), event.last_event_id.to_owned()));
             });
             wait_for(
                 "the note",
@@ -136,7 +137,9 @@ async fn a_huge_event_is_skipped_reported_and_its_id_kept() {
             let sse = use_sse_with_options(url("/api/hostile/huge-event"), options);
             let sizes = Rc::new(RefCell::new(Vec::new()));
             let sink = sizes.clone();
-            sse.on_raw("tick", move |data, _| sink.borrow_mut().push(data.len()));
+            sse.on_raw("tick", move |event| {
+                sink.borrow_mut().push(event.data.len())
+            });
             wait_for(
                 "three events",
                 PATIENCE,
@@ -210,7 +213,7 @@ async fn a_redirect_loop_is_a_network_failure_that_backs_off_then_gives_up() {
                 ReconnectPolicy::default()
                     .initial_delay(Duration::from_millis(100))
                     .jitter(0.0)
-                    .max_attempts(Some(2)),
+                    .max_attempts(2),
             );
             let sse = use_sse_with_options(url("/api/hostile/redirect-loop"), options);
             let reason = failure(sse.state()).await;

@@ -34,9 +34,9 @@ async fn headers_method_and_body_reach_the_server_and_headers_are_fresh_on_each_
         let sse = use_sse_with_options(url("/api/echo"), options);
         let echoes = Rc::new(RefCell::new(Vec::<serde_json::Value>::new()));
         let sink = echoes.clone();
-        sse.on_raw("echo", move |data, _| {
+        sse.on_raw("echo", move |event| {
             sink.borrow_mut()
-                .push(serde_json::from_str(data).expect("JSON"))
+                .push(serde_json::from_str(event.data).expect("JSON"))
         });
         // The echo stream ends after one event: the client reconnects, with a fresh token.
         wait_for(

@@ -27,7 +27,7 @@ use super::state::{
 /// let policy = ReconnectPolicy::default()
 ///     .initial_delay(Duration::from_millis(500))
 ///     .max_delay(Duration::from_secs(10))
-///     .max_attempts(Some(8));
+///     .max_attempts(8);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]
@@ -74,6 +74,7 @@ impl ReconnectPolicy {
     /// # Panics
     ///
     /// If `multiplier` is below 1 or not finite.
+    #[track_caller]
     pub fn multiplier(mut self, multiplier: f64) -> Self {
         assert!(
             multiplier.is_finite() && multiplier >= 1.0,
@@ -88,6 +89,7 @@ impl ReconnectPolicy {
     /// # Panics
     ///
     /// If `jitter` is not between 0 and 1.
+    #[track_caller]
     pub fn jitter(mut self, jitter: f64) -> Self {
         assert!(
             (0.0..=1.0).contains(&jitter),
@@ -99,8 +101,8 @@ impl ReconnectPolicy {
 
     /// Gives up after this many failed attempts in a row (default: never). The state then
     /// becomes [`ConnectionState::Failed`] with [`FailReason::AttemptsExhausted`].
-    pub fn max_attempts(mut self, attempts: Option<u32>) -> Self {
-        self.max_attempts = attempts;
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = Some(attempts);
         self
     }
 
@@ -149,7 +151,7 @@ pub(crate) enum Input {
     ServerRetry(Duration),
     /// The backoff timer fired.
     Timer,
-    /// The app asked to connect now (`open`, `reconnect_now`).
+    /// The app asked to connect now (`Sse::open`).
     ConnectNow,
     /// The app closed the connection.
     Close,

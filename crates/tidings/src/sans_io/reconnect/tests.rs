@@ -172,7 +172,7 @@ fn server_retry_sets_the_machines_base() {
 
 #[test]
 fn the_attempt_limit_fails_and_says_so() {
-    let mut m = machine(no_jitter().max_attempts(Some(2)));
+    let mut m = machine(no_jitter().max_attempts(2));
     m.handle(Input::Start, at(0.0));
     let mut now = 0.0;
     for _ in 0..2 {

@@ -319,6 +319,35 @@ impl Channel {
         self.evict(log, now);
     }
 
+    /// A router that serves this channel at `path` the way the `tidings` client expects:
+    /// `GET path` streams, resuming after the request's `Last-Event-ID` (header or query
+    /// parameter); `GET path/poll` answers one long-poll, waiting up to `?wait_ms=` or
+    /// [`MAX_POLL_WAIT`](crate::MAX_POLL_WAIT) for an event, which is what the client's
+    /// `Polling` and `Auto` transports need. Merge it into the app's router; for limits, faults
+    /// or auth, write the two handlers yourself with [`Channel::subscribe`] and
+    /// [`Channel::poll`].
+    ///
+    /// ```
+    /// use axum::Router;
+    /// use tidings_axum::Channel;
+    ///
+    /// let ticker = Channel::new();
+    /// let app: Router = Router::new().merge(ticker.routes("/api/ticker"));
+    /// // GET /api/ticker streams, GET /api/ticker/poll long-polls.
+    /// ticker.publish_data(Some("tick"), r#"{"price":1}"#);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`Router::route`](axum::Router::route) does, if `path` is not a valid route.
+    #[track_caller]
+    pub fn routes<S>(&self, path: &str) -> axum::Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        crate::routes::mount(self.clone(), path)
+    }
+
     /// A response streaming this channel's events to one client, resuming after
     /// `last_event_id` when given: see [`Channel`]. Without an ID the client gets live events
     /// only.

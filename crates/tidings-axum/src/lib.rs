@@ -52,6 +52,7 @@ mod last_event_id;
 mod limits;
 #[cfg(feature = "redis")]
 pub mod redis;
+mod routes;
 mod stream;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -59,5 +60,6 @@ pub mod testing;
 pub use channel::{Channel, ChannelConfig, RESYNC_EVENT};
 pub use last_event_id::{LAST_EVENT_ID_HEADER, LAST_EVENT_ID_PARAM, LastEventId};
 pub use limits::{ConnectionLimiter, ConnectionPermit, LimitExceeded};
+pub use routes::MAX_POLL_WAIT;
 pub use stream::{DEFAULT_KEEP_ALIVE, EventStream};
 pub use tidings_wire::{Frame, TypedEvent};

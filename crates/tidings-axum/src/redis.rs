@@ -165,6 +165,20 @@ impl RedisChannel {
         Ok(Self { mirror, shared })
     }
 
+    /// A router serving the stream and its polling endpoint at `path`: see
+    /// [`Channel::routes`].
+    ///
+    /// # Panics
+    ///
+    /// As [`Router::route`](axum::Router::route) does, if `path` is not a valid route.
+    #[track_caller]
+    pub fn routes<S>(&self, path: &str) -> axum::Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        crate::routes::mount(self.clone(), path)
+    }
+
     /// A response streaming the events to one client, resuming after `last_event_id`: see
     /// [`Channel::subscribe`].
     pub fn subscribe(&self, last_event_id: Option<&str>) -> EventStream {

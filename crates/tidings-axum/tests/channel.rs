@@ -287,3 +287,61 @@ async fn a_resync_covers_exactly_the_events_before_the_next_one_sent() {
         "events delivered after a resync that claimed to cover them, or skipped"
     );
 }
+
+/// `Channel::routes` mounts the stream and its polling endpoint where the tidings client looks
+/// (`poll_url_for`, the client's own function): resume by header on both, the wait bounded.
+#[tokio::test]
+async fn routes_mount_the_stream_and_its_poll_endpoint_where_the_client_looks() {
+    let channel = Channel::new();
+    let app: Router = Router::new().merge(channel.routes("/api/ticker"));
+    let ids: Vec<String> = (1..=3)
+        .map(|n| channel.publish_data(Some("n"), &n.to_string()))
+        .collect();
+    let get = |uri: String, id: &str| {
+        Request::get(uri)
+            .header("last-event-id", id)
+            .body(Body::empty())
+            .expect("valid request")
+    };
+
+    let response = app
+        .clone()
+        .oneshot(get("/api/ticker".into(), &ids[0]))
+        .await
+        .expect("infallible");
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut stream = EventReader::new(response.into_body());
+    assert_eq!(datas(&stream.events(2).await), numbered(2..=3));
+
+    let poll_uri = tidings_wire::protocol::poll_url_for("/api/ticker");
+    assert_eq!(poll_uri, "/api/ticker/poll");
+    let response = app
+        .clone()
+        .oneshot(get(poll_uri.clone(), &ids[1]))
+        .await
+        .expect("infallible");
+    let mut poll = EventReader::new(response.into_body());
+    assert_eq!(
+        datas(&poll.events(10).await),
+        numbered(3..=3),
+        "the poll ends"
+    );
+
+    // Nothing new: the poll waits as long as asked, then answers empty.
+    let started = tokio::time::Instant::now();
+    let response = app
+        .oneshot(get(format!("{poll_uri}?wait_ms=150"), &ids[2]))
+        .await
+        .expect("infallible");
+    assert!(
+        EventReader::new(response.into_body())
+            .events(1)
+            .await
+            .is_empty()
+    );
+    let waited = started.elapsed();
+    assert!(
+        (Duration::from_millis(150)..Duration::from_secs(5)).contains(&waited),
+        "waited {waited:?}"
+    );
+}

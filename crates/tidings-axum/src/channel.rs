@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use futures_util::stream::{self, Stream};
-use tidings_wire::{EncodeError, Frame, TypedEvent};
+use tidings_wire::frame::check_event_type;
+use tidings_wire::{EncodeError, Frame, InvalidEventType, TypedEvent};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -248,8 +249,30 @@ impl Channel {
     ///
     /// # Panics
     ///
-    /// If `event_type` contains CR or LF.
+    /// If `event_type` contains CR or LF: use [`Channel::try_publish_data`] for types that come
+    /// from outside the program.
+    #[track_caller]
     pub fn publish_data(&self, event_type: Option<&str>, data: &str) -> String {
+        match self.try_publish_data(event_type, data) {
+            Ok(id) => id,
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    /// Publishes an event as [`Channel::publish_data`] does, or says why its type cannot be
+    /// one; nothing is published then.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidEventType`] if `event_type` contains CR or LF.
+    pub fn try_publish_data(
+        &self,
+        event_type: Option<&str>,
+        data: &str,
+    ) -> Result<String, InvalidEventType> {
+        if let Some(event_type) = event_type {
+            check_event_type(event_type)?;
+        }
         let epoch = match &self.shared.ids {
             Ids::Local { epoch } => epoch,
             #[cfg(feature = "redis")]
@@ -261,7 +284,7 @@ impl Channel {
         self.push(&mut log, (0, seq), &id, event_type, data);
         drop(log);
         self.shared.next_seq.send_replace(seq + 1);
-        id
+        Ok(id)
     }
 
     /// Appends an event that got `id` (with order `key`) in the log this channel mirrors.
@@ -274,6 +297,11 @@ impl Channel {
         event_type: Option<&str>,
         data: &str,
     ) -> bool {
+        // Entries come from outside the program: one whose type would corrupt the stream is
+        // refused (the mirror logs it), never a panic.
+        if event_type.is_some_and(|event_type| check_event_type(event_type).is_err()) {
+            return false;
+        }
         let mut log = self.write_log();
         if key <= log.newest_key() {
             return false;

@@ -21,6 +21,7 @@ use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamId, StreamRangeReply, StreamReadReply};
 use tidings_wire::TypedEvent;
+use tidings_wire::frame::check_event_type;
 use tokio::sync::watch;
 
 use crate::channel::{Key, parse_external_id};
@@ -65,6 +66,9 @@ pub enum PublishError {
     /// Redis could not be reached, or refused the event; nothing was published.
     #[error("Redis is unavailable: {0}")]
     Unavailable(String),
+    /// An event type contains CR or LF; nothing was published.
+    #[error(transparent)]
+    InvalidEventType(#[from] tidings_wire::InvalidEventType),
 }
 
 /// How a [`RedisChannel`] is set up.
@@ -205,11 +209,8 @@ impl RedisChannel {
     ///
     /// # Errors
     ///
-    /// If Redis cannot take it.
-    ///
-    /// # Panics
-    ///
-    /// If `event_type` contains CR or LF.
+    /// [`PublishError::Unavailable`] if Redis cannot take it,
+    /// [`PublishError::InvalidEventType`] if `event_type` contains CR or LF.
     pub async fn publish_data(
         &self,
         event_type: Option<&str>,
@@ -225,15 +226,18 @@ impl RedisChannel {
     ///
     /// # Errors
     ///
-    /// If Redis cannot take them; some may have been published.
-    ///
-    /// # Panics
-    ///
-    /// If an event type contains CR or LF.
+    /// [`PublishError::Unavailable`] if Redis cannot take them (some may have been
+    /// published); [`PublishError::InvalidEventType`] if an event type contains CR or LF, in
+    /// which case none is.
     pub async fn publish_batch(
         &self,
         events: &[(Option<&str>, &str)],
     ) -> Result<Vec<String>, PublishError> {
+        for (event_type, _) in events {
+            if let Some(event_type) = event_type {
+                check_event_type(event_type)?;
+            }
+        }
         let mut pipeline = redis::pipe();
         for (event_type, data) in events {
             pipeline.add_command(self.xadd(*event_type, data));
@@ -254,12 +258,6 @@ impl RedisChannel {
 
     /// The `XADD` of one event.
     fn xadd(&self, event_type: Option<&str>, data: &str) -> redis::Cmd {
-        if let Some(event_type) = event_type {
-            assert!(
-                !event_type.contains(['\r', '\n']),
-                "an event type cannot contain CR or LF"
-            );
-        }
         let mut command = redis::cmd("XADD");
         command
             .arg(&self.shared.key)
@@ -500,6 +498,14 @@ fn append(mirror: &Channel, entry: &StreamId) {
         return;
     };
     let event_type: Option<String> = entry.get(TYPE_FIELD);
+    if let Some(Err(error)) = event_type.as_deref().map(check_event_type) {
+        tracing::warn!(
+            id = entry.id,
+            %error,
+            "skipping a stream entry whose event type would corrupt the stream"
+        );
+        return;
+    }
     let data: String = entry.get(DATA_FIELD).unwrap_or_default();
     mirror.append_external(&entry.id, key, event_type.as_deref(), &data);
 }

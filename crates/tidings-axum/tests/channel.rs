@@ -345,3 +345,25 @@ async fn routes_mount_the_stream_and_its_poll_endpoint_where_the_client_looks() 
         "waited {waited:?}"
     );
 }
+
+/// An event type from outside the program cannot kill the server: the fallible form refuses it
+/// and publishes nothing, and the IDs go on without a hole.
+#[tokio::test]
+async fn an_event_type_with_a_line_break_is_refused_not_a_panic() {
+    let channel = Channel::new();
+    let first = channel.publish_data(Some("n"), "1");
+    for bad in ["a\nb", "x\r", "\r\n"] {
+        let error = channel
+            .try_publish_data(Some(bad), "data")
+            .expect_err("a line break in the type");
+        assert_eq!(error.name(), bad);
+    }
+    assert_eq!(channel.len(), 1, "nothing published");
+    let second = channel
+        .try_publish_data(Some("n"), "2")
+        .expect("a valid type");
+    let mut client = connect(&channel, "/events", Some(&first)).await;
+    let events = client.events(1).await;
+    assert_eq!(datas(&events), ["2"]);
+    assert_eq!(events[0].last_event_id, second);
+}

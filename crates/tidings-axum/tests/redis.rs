@@ -193,3 +193,42 @@ async fn a_redis_restart_loses_nothing_inside_the_window() {
     let mut from_start = connect(&a, Some("0-0")).await;
     assert_eq!(datas(&from_start.events(40).await), numbered(1..=40));
 }
+
+/// An entry written into the stream by something else, with an event type that would corrupt
+/// the SSE stream, is skipped and logged: the mirror, its health and its clients go on. (It used
+/// to panic inside the mirror task.) Publishing such a type is an error, not a panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poisoned_entry_is_skipped_and_the_mirror_goes_on() {
+    let redis = Redis::start();
+    let server = instance(&redis, "poisoned", 100);
+    wait_until_up(&[&server]).await;
+    let mut client = connect(&server, None).await;
+
+    let raw = redis::Client::open(redis.url()).expect("a Redis URL");
+    let mut connection = raw
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis is up");
+    let _: String = redis::cmd("XADD")
+        .arg("poisoned")
+        .arg("*")
+        .arg("t")
+        .arg("evil\nevent: injected")
+        .arg("d")
+        .arg("boom")
+        .query_async(&mut connection)
+        .await
+        .expect("written");
+    publish(&server, 1..=2).await;
+    assert_eq!(datas(&client.events(2).await), numbered(1..=2));
+    assert_eq!(server.health(), RedisHealth::Up);
+
+    let refused = server.publish_data(Some("a\nb"), "x").await;
+    assert!(
+        matches!(
+            refused,
+            Err(tidings_axum::redis::PublishError::InvalidEventType(_))
+        ),
+        "{refused:?}"
+    );
+}

@@ -85,14 +85,24 @@ impl Frame {
     /// # Panics
     ///
     /// If `name` contains a CR or LF: it would end the field and corrupt the stream. Event types
-    /// are normally constants, so this is a programmer's mistake.
+    /// are normally constants, so this is a programmer's mistake; for names that come from
+    /// outside the program, use [`Frame::try_event`].
     #[track_caller]
     pub fn event(self, name: &str) -> Self {
-        assert!(
-            !name.contains(['\r', '\n']),
-            "an SSE event type must not contain CR or LF: {name:?}"
-        );
-        self.field("event", name, false)
+        match self.try_event(name) {
+            Ok(frame) => frame,
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    /// Sets the event type, or says why it cannot be one: see [`Frame::event`].
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidEventType`] if `name` contains a CR or LF.
+    pub fn try_event(self, name: &str) -> Result<Self, InvalidEventType> {
+        check_event_type(name)?;
+        Ok(self.field("event", name, false))
     }
 
     /// Sets the event ID (the `id` field): the client sends the ID of the last event it saw as
@@ -224,6 +234,36 @@ impl AsRef<[u8]> for Frame {
     fn as_ref(&self) -> &[u8] {
         self.as_bytes()
     }
+}
+
+/// An event type that cannot be sent: it contains a CR or LF, which would end the field and
+/// corrupt the stream.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("an SSE event type must not contain CR or LF: {name:?}")]
+pub struct InvalidEventType {
+    name: String,
+}
+
+impl InvalidEventType {
+    /// The rejected name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Fails if `name` cannot be an event type: see [`Frame::try_event`].
+///
+/// # Errors
+///
+/// [`InvalidEventType`] if `name` contains a CR or LF.
+pub fn check_event_type(name: &str) -> Result<(), InvalidEventType> {
+    if name.contains(['\r', '\n']) {
+        return Err(InvalidEventType {
+            name: name.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// An event ID that cannot be sent: it contains a CR, LF or NULL.
@@ -380,6 +420,19 @@ mod tests {
     #[should_panic(expected = "must not contain CR, LF or NULL")]
     fn id_with_line_break_panics() {
         let _ = Frame::new().id("1\r");
+    }
+
+    #[test]
+    fn try_event_rejects_clearly() {
+        for bad in ["a\nb", "a\r", "\r\n"] {
+            let error = Frame::new().try_event(bad).expect_err("a line break");
+            assert_eq!(error.name(), bad);
+            assert!(error.to_string().contains("must not contain CR or LF"));
+        }
+        assert_eq!(
+            Frame::new().try_event("tick").expect("fine").as_str(),
+            "event: tick\n"
+        );
     }
 
     #[test]

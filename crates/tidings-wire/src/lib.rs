@@ -41,7 +41,7 @@ pub mod protocol;
 #[cfg(feature = "json")]
 pub mod typed;
 
-pub use frame::{Frame, InvalidId};
+pub use frame::{Frame, InvalidEventType, InvalidId};
 pub use parser::{DEFAULT_EVENT_TYPE, DEFAULT_MAX_EVENT_SIZE, Event, EventRef, ParseError, Parser};
 #[cfg(feature = "json")]
 pub use typed::{CodecError, DecodeError, Direction, EncodeError, TypedEvent};

@@ -85,19 +85,10 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
     steps.run("clippy (each library crate, each feature set)", || {
         for (krate, sets) in FEATURE_SETS {
             for features in sets {
-                process::run(
+                clippy(
+                    &root,
                     &format!("clippy ({krate}, features [{features}])"),
-                    cargo().current_dir(&root).args([
-                        "clippy",
-                        "-p",
-                        krate,
-                        "--no-default-features",
-                        "--features",
-                        features,
-                        "--",
-                        "-D",
-                        "warnings",
-                    ]),
+                    &["-p", krate, "--no-default-features", "--features", features],
                 )?;
             }
         }
@@ -116,20 +107,17 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
         process::run("clippy (wasm32)", command.args(["--", "-D", "warnings"]))?;
         // The size benchmark's app, in each of its builds.
         for features in ["", "serde", "tidings"] {
-            process::run(
+            clippy(
+                &root,
                 "clippy (wasm32, demo-minimal)",
-                cargo().current_dir(&root).args([
-                    "clippy",
+                &[
                     "--target",
                     "wasm32-unknown-unknown",
                     "-p",
                     "demo-minimal",
                     "--features",
                     features,
-                    "--",
-                    "-D",
-                    "warnings",
-                ]),
+                ],
             )?;
         }
         process::run(
@@ -224,6 +212,18 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
     steps.run("end-to-end tests (Chromium)", || e2e_tests(&root))?;
     steps.summary();
     Ok(())
+}
+
+/// Runs `cargo clippy <args> -- -D warnings` in the workspace as the step part `name`.
+fn clippy(root: &Path, name: &str, args: &[&str]) -> Result<(), String> {
+    process::run(
+        name,
+        cargo()
+            .current_dir(root)
+            .arg("clippy")
+            .args(args)
+            .args(["--", "-D", "warnings"]),
+    )
 }
 
 /// The wasm-bindgen-test suite in each browser, against a live demo server.

@@ -288,7 +288,12 @@ impl Channel {
     }
 
     /// Appends an event that got `id` (with order `key`) in the log this channel mirrors.
-    /// Returns `false`, appending nothing, unless `key` is newer than every event kept.
+    /// Returns `Ok(false)`, appending nothing, unless `key` is newer than every event kept.
+    ///
+    /// # Errors
+    ///
+    /// Entries come from outside the program: one whose type would corrupt the stream is
+    /// refused with [`InvalidEventType`] (for the mirror to log), never a panic.
     #[cfg(feature = "redis")]
     pub(crate) fn append_external(
         &self,
@@ -296,21 +301,19 @@ impl Channel {
         key: Key,
         event_type: Option<&str>,
         data: &str,
-    ) -> bool {
-        // Entries come from outside the program: one whose type would corrupt the stream is
-        // refused (the mirror logs it), never a panic.
-        if event_type.is_some_and(|event_type| check_event_type(event_type).is_err()) {
-            return false;
+    ) -> Result<bool, InvalidEventType> {
+        if let Some(event_type) = event_type {
+            check_event_type(event_type)?;
         }
         let mut log = self.write_log();
         if key <= log.newest_key() {
-            return false;
+            return Ok(false);
         }
         let seq = log.next_seq;
         self.push(&mut log, key, id, event_type, data);
         drop(log);
         self.shared.next_seq.send_replace(seq + 1);
-        true
+        Ok(true)
     }
 
     /// Forgets every event kept, and declares that the events up to `horizon` are lost: clients

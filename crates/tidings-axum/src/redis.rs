@@ -498,14 +498,12 @@ fn append(mirror: &Channel, entry: &StreamId) {
         return;
     };
     let event_type: Option<String> = entry.get(TYPE_FIELD);
-    if let Some(Err(error)) = event_type.as_deref().map(check_event_type) {
+    let data: String = entry.get(DATA_FIELD).unwrap_or_default();
+    if let Err(error) = mirror.append_external(&entry.id, key, event_type.as_deref(), &data) {
         tracing::warn!(
             id = entry.id,
             %error,
             "skipping a stream entry whose event type would corrupt the stream"
         );
-        return;
     }
-    let data: String = entry.get(DATA_FIELD).unwrap_or_default();
-    mirror.append_external(&entry.id, key, event_type.as_deref(), &data);
 }

@@ -22,8 +22,7 @@ use web_sys::{
 use super::{EventId, Sink, TransportEvent};
 use crate::browser::diagnostics;
 use crate::options::RequestOptions;
-use crate::sans_io::failure::Failure;
-use crate::sans_io::failure::classify;
+use crate::sans_io::failure::{Failure, classify};
 
 /// How many bytes of an error answer's body a failure carries.
 const EXCERPT: usize = 200;

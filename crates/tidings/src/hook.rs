@@ -26,8 +26,15 @@ pub struct Sse {
     outputs: Outputs,
     decode_error: RwSignal<Option<ArcDecodeError>>,
     reads: Reads,
-    handle: StoredValue<Handle, LocalStorage>,
+    /// What connects, in the browser. `None` where nothing connects (server-side rendering): a
+    /// server renders on many threads, and a [`LocalStorage`] value touched from another thread
+    /// than its own panics, so an `Sse` there holds only thread-safe signals.
+    handle: Option<StoredValue<Handle, LocalStorage>>,
 }
+
+/// Whether `use_sse` connects: only in the browser, never under server-side rendering (which
+/// can also run on `wasm32`, in a worker).
+const CONNECTS: bool = cfg!(all(target_arch = "wasm32", not(feature = "ssr")));
 
 /// The read-only signals an [`Sse`] hands out, made once: in leptos each conversion to a
 /// `Signal` makes a new one that lives as long as its owner, so handing out fresh ones on every
@@ -119,25 +126,29 @@ pub fn use_sse_with_options(url: impl Into<Signal<String>>, options: SseOptions)
             decode_error: decode_error.into(),
             stream_error: outputs.stream_error.into(),
         },
-        handle: StoredValue::new_local(Handle {
-            options,
-            owner: Owner::current(),
-            type_errors: HashMap::new(),
-            connection: None,
-            outputs_key: 0,
-            subscriptions: Vec::new(),
-            next_subscription: 0,
+        handle: CONNECTS.then(|| {
+            StoredValue::new_local(Handle {
+                options,
+                owner: Owner::current(),
+                type_errors: HashMap::new(),
+                connection: None,
+                outputs_key: 0,
+                subscriptions: Vec::new(),
+                next_subscription: 0,
+            })
         }),
     };
+    if sse.handle.is_none() {
+        return sse;
+    }
     let url = url.into();
-    // Effects run only in the browser: on the server nothing connects.
     Effect::new(move |_| {
         let url = url.get();
         sse.switch_to(&url);
     });
     on_cleanup(move || {
         // Leaves the connection; the last user to leave closes it and releases its listeners.
-        sse.handle.try_update_value(Handle::detach);
+        sse.update_handle(Handle::detach);
     });
     sse
 }
@@ -283,7 +294,10 @@ impl Sse {
     /// Subscribes `handler` to `event_type`, on this handle's connection now and on the ones it
     /// moves to, for as long as the current owner lives.
     fn subscribe(&self, event_type: &str, handler: connection::Handler) {
-        let id = self.handle.try_update_value(|handle| {
+        let Some(stored) = self.handle else {
+            return;
+        };
+        let id = stored.try_update_value(|handle| {
             let id = handle.next_subscription;
             handle.next_subscription += 1;
             let key = handle
@@ -299,9 +313,8 @@ impl Sse {
             id
         });
         if let Some(id) = id {
-            let handle = self.handle;
             on_cleanup(move || {
-                handle.try_update_value(|handle| {
+                stored.try_update_value(|handle| {
                     let position = handle.subscriptions.iter().position(|s| s.id == id);
                     if let Some(subscription) = position.map(|i| handle.subscriptions.remove(i))
                         && let (Some(key), Some(connection)) =
@@ -340,7 +353,7 @@ impl Sse {
     /// The signal of the last decode error of `event_type`, made on first use under the owner
     /// of the `use_sse` call.
     fn type_error_signal(&self, event_type: &'static str) -> RwSignal<Option<ArcDecodeError>> {
-        let made = self.handle.try_update_value(|handle| {
+        let made = self.update_handle(|handle| {
             let owner = handle.owner.clone();
             *handle
                 .type_errors
@@ -356,7 +369,7 @@ impl Sse {
     /// Moves this handle to the stream at `url` (none when empty).
     fn switch_to(&self, url: &str) {
         let outputs = self.outputs;
-        self.handle.try_update_value(|handle| {
+        self.update_handle(|handle| {
             if handle
                 .connection
                 .as_ref()
@@ -376,10 +389,15 @@ impl Sse {
     fn with_connection(&self, f: impl FnOnce(&Connection)) {
         let connection = self
             .handle
-            .try_with_value(|handle| handle.connection.clone())
+            .and_then(|stored| stored.try_with_value(|handle| handle.connection.clone()))
             .flatten();
         if let Some(connection) = connection {
             f(&connection);
         }
+    }
+
+    /// Runs `f` on the browser-side handle, if there is one and it is still alive.
+    fn update_handle<R>(&self, f: impl FnOnce(&mut Handle) -> R) -> Option<R> {
+        self.handle.and_then(|stored| stored.try_update_value(f))
     }
 }

@@ -9,7 +9,9 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use futures_util::stream::{self, Stream};
 use tidings_wire::frame::check_event_type;
-use tidings_wire::{EncodeError, Frame, InvalidEventType, TypedEvent};
+use tidings_wire::{
+    DEFAULT_EVENT_TYPE, EncodeError, Event, Frame, InvalidEventType, Parser, ReplayLog, TypedEvent,
+};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -156,9 +158,30 @@ struct Entry {
     seq: u64,
     key: Key,
     id: Box<str>,
+    /// Its `event` field, if it has one: what [`ReplayLog::recent`] picks events by.
+    event_type: Option<Box<str>>,
     published: Instant,
     /// The encoded frame, with its ID.
     bytes: Bytes,
+}
+
+impl Entry {
+    /// Whether it is an event of type `event_type` as a client sees it (`"message"` when sent
+    /// without one).
+    fn is_of_type(&self, event_type: &str) -> bool {
+        self.event_type.as_deref().unwrap_or(DEFAULT_EVENT_TYPE) == event_type
+    }
+
+    /// The event, as a client parses it from the frame.
+    fn to_event(&self) -> Option<Event> {
+        // The frame is ours, whole and of known size: no limit applies.
+        let mut parser = Parser::with_max_event_size(self.bytes.len().max(1));
+        let mut event = None;
+        parser.feed(&self.bytes, |parsed| {
+            event = parsed.ok().map(|e| e.to_event())
+        });
+        event
+    }
 }
 
 impl fmt::Debug for Channel {
@@ -180,6 +203,42 @@ impl fmt::Debug for Channel {
 impl Default for Channel {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// The channel's replay log, for pages rendered on the server with its events in them (see
+/// `tidings::ssr`): a client resuming from the position a page names gets every event after
+/// it, or a resync if those left the log meanwhile.
+impl ReplayLog for Channel {
+    fn position(&self) -> Option<String> {
+        let log = self.read_log();
+        if let Some(newest) = log.entries.back() {
+            return Some(newest.id.to_string());
+        }
+        // None kept: name the last one published (or evicted), which resumes at the next.
+        Some(match &self.shared.ids {
+            Ids::Local { epoch } => format!("{epoch}-{}", log.next_seq - 1),
+            #[cfg(feature = "redis")]
+            Ids::External => format!("{}-{}", log.horizon.0, log.horizon.1),
+        })
+    }
+
+    fn recent(&self, event_type: &str, count: usize, up_to: &str) -> Vec<Event> {
+        let Some(up_to) = self.parse_id(up_to) else {
+            return Vec::new();
+        };
+        let log = self.read_log();
+        let end = log.entries.partition_point(|entry| entry.key <= up_to);
+        let mut events: Vec<Event> = log
+            .entries
+            .range(..end)
+            .rev()
+            .filter(|entry| entry.is_of_type(event_type))
+            .take(count)
+            .filter_map(Entry::to_event)
+            .collect();
+        events.reverse();
+        events
     }
 }
 
@@ -343,6 +402,7 @@ impl Channel {
             seq,
             key,
             id: id.into(),
+            event_type: event_type.map(Into::into),
             published: now,
             bytes: Bytes::from(frame.into_string()),
         });

@@ -20,8 +20,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamId, StreamRangeReply, StreamReadReply};
-use tidings_wire::TypedEvent;
 use tidings_wire::frame::check_event_type;
+use tidings_wire::{ReplayLog, TypedEvent};
 use tokio::sync::watch;
 
 use crate::channel::{Key, parse_external_id};
@@ -302,6 +302,18 @@ impl RedisChannel {
     #[must_use]
     pub fn last_id(&self) -> Option<String> {
         self.mirror.last_id()
+    }
+}
+
+/// The events mirrored here, for pages rendered on the server: see [`ReplayLog`]. Every server
+/// mirroring the stream shares its IDs, so a page rendered by one resumes on any other.
+impl ReplayLog for RedisChannel {
+    fn position(&self) -> Option<String> {
+        self.mirror.position()
+    }
+
+    fn recent(&self, event_type: &str, count: usize, up_to: &str) -> Vec<tidings_wire::Event> {
+        self.mirror.recent(event_type, count, up_to)
     }
 }
 

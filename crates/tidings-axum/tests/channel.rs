@@ -367,3 +367,76 @@ async fn an_event_type_with_a_line_break_is_refused_not_a_panic() {
     assert_eq!(datas(&events), ["2"]);
     assert_eq!(events[0].last_event_id, second);
 }
+
+/// A page rendered from the log shows the newest events of each type up to the position it
+/// names, and a client resuming from that position gets exactly the events after it, even those
+/// published while the page was being made.
+#[tokio::test]
+async fn a_page_rendered_from_the_log_resumes_with_no_gap_and_no_repeat() {
+    use tidings_wire::ReplayLog;
+
+    let channel = Channel::new();
+    for n in 1..=10 {
+        channel.publish_data(
+            Some(if n % 2 == 0 { "even" } else { "odd" }),
+            &n.to_string(),
+        );
+    }
+    channel.publish_data(None, "untyped");
+    let position = channel.position().expect("events were published");
+    // Published after the position was read, while the page renders: not in the page.
+    channel.publish_data(Some("even"), "12");
+
+    let rendered = channel.recent("even", 3, &position);
+    assert_eq!(datas(&rendered), ["6", "8", "10"]);
+    assert!(rendered.iter().all(|event| event.event_type == "even"));
+    assert_eq!(
+        datas(&channel.recent("odd", 100, &position)),
+        ["1", "3", "5", "7", "9"]
+    );
+    assert_eq!(datas(&channel.recent("message", 1, &position)), ["untyped"]);
+    assert!(channel.recent("even", 0, &position).is_empty());
+    assert!(channel.recent("none-of-these", 5, &position).is_empty());
+    assert!(channel.recent("even", 5, "not-an-id").is_empty());
+    // Each event knows its own ID, as a client would have seen it.
+    assert_eq!(
+        rendered.last().map(|event| event.last_event_id.as_str()),
+        channel
+            .recent("even", 1, &position)
+            .first()
+            .map(|e| e.last_event_id.as_str())
+    );
+
+    let mut client = connect(&channel, "/events", Some(&position)).await;
+    let resumed = client.events(1).await;
+    assert_eq!(datas(&resumed), ["12"]);
+}
+
+/// A page rendered while the log is empty still names a position: the browser resuming from it
+/// gets the events published since, the first one included.
+#[tokio::test]
+async fn an_empty_log_names_a_position_before_its_next_event() {
+    use tidings_wire::ReplayLog;
+
+    let channel = Channel::new();
+    let position = channel.position().expect("a channel always names one");
+    assert!(channel.recent("n", 5, &position).is_empty());
+    publish(&channel, 1..=3);
+    let mut client = connect(&channel, "/events", Some(&position)).await;
+    assert_eq!(datas(&client.events(3).await), numbered(1..=3));
+
+    // Emptied by age: the position is the last event evicted, and resuming there loses nothing.
+    let config = ChannelConfig::default().max_age(Some(Duration::from_millis(1)));
+    let aged = Channel::with_config(config);
+    publish(&aged, 1..=2);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    aged.publish_data(Some("n"), "3");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    // Subscribing evicts what has expired; the log is now empty.
+    drop(connect(&aged, "/events", None).await);
+    assert!(aged.is_empty());
+    let position = aged.position().expect("a channel always names one");
+    publish(&aged, 4..=4);
+    let mut client = connect(&aged, "/events", Some(&position)).await;
+    assert_eq!(datas(&client.events(1).await), ["4"]);
+}

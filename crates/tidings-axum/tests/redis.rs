@@ -232,3 +232,30 @@ async fn a_poisoned_entry_is_skipped_and_the_mirror_goes_on() {
         "{refused:?}"
     );
 }
+
+/// A page rendered by one server from its mirror resumes on another: both mirrors hold the same
+/// events under the same IDs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_rendered_on_one_instance_resumes_on_another() {
+    use tidings_wire::ReplayLog;
+
+    let redis = Redis::start();
+    let (a, b) = (
+        instance(&redis, "feed", 1_000),
+        instance(&redis, "feed", 1_000),
+    );
+    wait_until_up(&[&a, &b]).await;
+    let ids = publish(&a, 1..=20).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while a.position().as_ref() != ids.last() {
+        assert!(Instant::now() < deadline, "A never mirrored its own events");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let position = a.position().expect("mirrored");
+    assert_eq!(datas(&a.recent("n", 3, &position)), numbered(18..=20));
+    publish(&a, 21..=25).await;
+    // The page was rendered by A; the browser's resume lands on B.
+    let mut on_b = connect(&b, Some(&position)).await;
+    assert_eq!(datas(&on_b.events(5).await), numbered(21..=25));
+    assert_eq!(datas(&b.recent("n", 3, &position)), numbered(18..=20));
+}

@@ -8,6 +8,8 @@
 //!   serde encoding, so that one definition is the contract between server and client.
 //! - [`protocol`]: what `tidings` and `tidings-axum` agree on beyond the format: the resume
 //!   header and query parameter, the polling endpoint's path, the resync event.
+//! - [`ReplayLog`]: a server's recent events, read to render a page with live data already in
+//!   it.
 //!
 //! The crate has no web or async dependencies and builds for native targets and `wasm32`.
 //!
@@ -38,11 +40,13 @@
 pub mod frame;
 pub mod parser;
 pub mod protocol;
+pub mod replay;
 #[cfg(feature = "json")]
 pub mod typed;
 
 pub use frame::{Frame, InvalidEventType, InvalidId};
 pub use parser::{DEFAULT_EVENT_TYPE, DEFAULT_MAX_EVENT_SIZE, Event, EventRef, ParseError, Parser};
+pub use replay::ReplayLog;
 #[cfg(feature = "json")]
 pub use typed::{CodecError, DecodeError, Direction, EncodeError, TypedEvent};
 

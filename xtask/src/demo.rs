@@ -16,10 +16,12 @@ const REDIS_PORT: u16 = 6399;
 pub(crate) fn run(options: &[String]) -> Result<(), String> {
     let mut release = false;
     let mut instances = 1usize;
+    let mut ssr = false;
     let mut rest = options.iter();
     while let Some(option) = rest.next() {
         match option.as_str() {
             "--release" => release = true,
+            "--ssr" => ssr = true,
             "--instances" => {
                 instances = rest
                     .next()
@@ -32,6 +34,9 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
     }
     crate::setup::run()?;
     let root = crate::root();
+    if ssr {
+        return server_rendered(&root);
+    }
     let api: SocketAddr = API_ADDR.parse().map_err(|e| format!("{e}"))?;
     process::ensure_port_free(api)?;
     process::ensure_port_free("127.0.0.1:8080".parse().map_err(|e| format!("{e}"))?)?;
@@ -86,6 +91,19 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
     let outcome = process::run("trunk serve", &mut trunk);
     drop(services);
     outcome
+}
+
+/// The server-rendered demo, in the foreground until Ctrl-C.
+fn server_rendered(root: &std::path::Path) -> Result<(), String> {
+    println!("== demo: building the server-rendered demo");
+    crate::ssr::build(root)?;
+    let server = crate::ssr::start(root, "demo-ssr", API_ADDR, &[])?;
+    println!("\n    open http://{API_ADDR} (Ctrl-C stops it)\n");
+    // Ctrl-C stops it (the interrupt handler stops every service); until then, watch it.
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+        server.check_running()?;
+    }
 }
 
 /// A Redis of the demo's own, on loopback, keeping its data under `target/xtask/redis`.

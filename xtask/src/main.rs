@@ -1,7 +1,8 @@
 //! `cargo xtask`: the project's commands.
 //!
 //! - `cargo xtask setup`: installs what the project needs, skipping whatever is already there.
-//! - `cargo xtask demo`: the demo server and `trunk serve`, same origin through trunk's proxy.
+//! - `cargo xtask demo`: the demo server and `trunk serve`, same origin through trunk's proxy;
+//!   `--ssr`: the server-rendered demo instead (leptos_axum, hydrated in the browser).
 //! - `cargo xtask test`: formatting, lints, native tests, browser tests in headless Chromium and
 //!   Firefox, and the end-to-end test of the demo.
 //! - `cargo xtask bench ...`: the benchmarks.
@@ -14,6 +15,7 @@ mod bench;
 mod demo;
 mod process;
 mod setup;
+mod ssr;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -29,9 +31,12 @@ commands:
       --release    build the app in release mode
       --instances N  N demo servers sharing their feeds through a Redis of their own
                    (127.0.0.1:6399), behind a round-robin balancer on 127.0.0.1:3000
+      --ssr        the server-rendered demo instead (leptos_axum + hydrate) on
+                   http://127.0.0.1:3000
   test             fmt, clippy (native and wasm32), docs, native tests, 30 s of fuzzing per
                    target, browser tests in headless Chromium and Firefox (bad input, chaos and
-                   a short soak among them), end-to-end test of the demo
+                   a short soak among them), interop tests against third-party clients,
+                   end-to-end tests of the demo and of the server-rendered demo
       --skip-setup do not check the toolchain first
   bench wire       parser throughput against eventsource-stream (criterion)
   bench server [N ...]

@@ -16,6 +16,9 @@ const TEST_PAGE: &str = "127.0.0.1:3918";
 const E2E_SERVER: &str = "127.0.0.1:3919";
 /// ChromeDriver for the end-to-end tests.
 const WEBDRIVER: &str = "127.0.0.1:9515";
+/// The server-rendered demo of the SSR end-to-end tests, and geckodriver for their Firefox half.
+const SSR_SERVER: &str = "127.0.0.1:3921";
+const GECKO_WEBDRIVER: &str = "127.0.0.1:4444";
 /// The third-party SSE server of the browser interop tests (sse-starlette on uvicorn), and the
 /// control port of its supervisor, which kills and restarts it on request.
 const PEER_SERVER: &str = "127.0.0.1:3923";
@@ -80,6 +83,11 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
                 "-D",
                 "warnings",
             ]),
+        )?;
+        clippy(
+            &root,
+            "clippy (demo-ssr, ssr)",
+            &["-p", "demo-ssr", "--features", "ssr", "--all-targets"],
         )
     })?;
     steps.run("clippy (each library crate, each feature set)", || {
@@ -105,6 +113,18 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
             command.args(["-p", krate]);
         }
         process::run("clippy (wasm32)", command.args(["--", "-D", "warnings"]))?;
+        clippy(
+            &root,
+            "clippy (wasm32, demo-ssr hydrate)",
+            &[
+                "--target",
+                "wasm32-unknown-unknown",
+                "-p",
+                "demo-ssr",
+                "--features",
+                "hydrate",
+            ],
+        )?;
         // The size benchmark's app, in each of its builds.
         for features in ["", "serde", "tidings"] {
             clippy(
@@ -173,6 +193,19 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
                 "--test",
                 "ssr",
             ]),
+        )?;
+        // A real leptos_axum server on a multi-threaded runtime, rendering pages with tidings.
+        process::run(
+            "server-side rendering (leptos_axum, multi-threaded)",
+            cargo().current_dir(&root).args([
+                "test",
+                "-p",
+                "demo-ssr",
+                "--features",
+                "ssr",
+                "--",
+                "--nocapture",
+            ]),
         )
     })?;
     steps.run("fuzz the parser (short)", || fuzz(&root, FUZZ_SECONDS))?;
@@ -210,6 +243,10 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
         )
     })?;
     steps.run("end-to-end tests (Chromium)", || e2e_tests(&root))?;
+    steps.run(
+        "server-rendered demo end-to-end (Chromium, Firefox)",
+        || ssr_e2e_tests(&root),
+    )?;
     steps.summary();
     Ok(())
 }
@@ -370,6 +407,63 @@ fn e2e_tests(root: &Path) -> Result<(), String> {
             ]),
     )?;
     drop(driver);
+    drop(server);
+    Ok(())
+}
+
+/// The server-rendered demo, hydrated in Chromium and Firefox while its ticker publishes 100
+/// events a second.
+fn ssr_e2e_tests(root: &Path) -> Result<(), String> {
+    crate::ssr::build(root)?;
+    let server = crate::ssr::start(
+        root,
+        "demo-ssr (end-to-end)",
+        SSR_SERVER,
+        &["--tick-interval-ms", "10"],
+    )?;
+    let mut drivers = Vec::new();
+    for (name, addr, port_flag) in [
+        ("chromedriver", WEBDRIVER, "--port="),
+        ("geckodriver", GECKO_WEBDRIVER, "--port="),
+    ] {
+        let socket: SocketAddr = addr.parse().map_err(|e| format!("{e}"))?;
+        process::ensure_port_free(socket)?;
+        let program = process::find_tool(name)
+            .ok_or(format!("{name} is missing: run `cargo xtask setup`"))?;
+        let mut command = Command::new(program);
+        command.arg(format!("{port_flag}{}", socket.port()));
+        let driver = Service::start(
+            name,
+            command,
+            &root.join(format!("target/xtask/{name}-ssr.log")),
+        )?;
+        process::wait_for_http(&driver, socket, "/status", Duration::from_secs(30))?;
+        drivers.push(driver);
+    }
+    process::run(
+        "server-rendered demo end-to-end tests",
+        cargo()
+            .current_dir(root)
+            .env("TIDINGS_SSR_URL", format!("http://{SSR_SERVER}"))
+            .env("TIDINGS_CHROMIUM_WEBDRIVER", format!("http://{WEBDRIVER}"))
+            .env(
+                "TIDINGS_FIREFOX_WEBDRIVER",
+                format!("http://{GECKO_WEBDRIVER}"),
+            )
+            .args([
+                "test",
+                "-p",
+                "tidings-tests",
+                "--test",
+                "ssr",
+                "--",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ]),
+    )?;
+    server.check_running()?;
+    drop(drivers);
     drop(server);
     Ok(())
 }

@@ -11,6 +11,7 @@ use crate::browser::sharing;
 use crate::options::SseOptions;
 use crate::sans_io::resync::Resync;
 use crate::sans_io::state::ConnectionState;
+use crate::ssr::Rendered;
 use crate::wire;
 use crate::{DecodeError, TypedEvent};
 
@@ -30,6 +31,18 @@ pub struct Sse {
     /// server renders on many threads, and a [`LocalStorage`] value touched from another thread
     /// than its own panics, so an `Sse` there holds only thread-safe signals.
     handle: Option<StoredValue<Handle, LocalStorage>>,
+    /// What the page shows of the stream, when it is rendered on the server from a
+    /// [`ReplayLog`](crate::wire::ReplayLog): see [`crate::ssr`].
+    rendered: Option<StoredValue<Rendered>>,
+    /// The last decode error of each event type, kept on every thread.
+    type_errors: StoredValue<TypeErrors>,
+}
+
+/// The per-type decode error signals of an [`Sse`], made on first use.
+struct TypeErrors {
+    /// The owner of the `use_sse` call: the signals live as long as the handle.
+    owner: Option<Owner>,
+    signals: HashMap<&'static str, RwSignal<Option<ArcDecodeError>>>,
 }
 
 /// Whether `use_sse` connects: only in the browser, never under server-side rendering (which
@@ -53,11 +66,9 @@ pub type ArcDecodeError = std::sync::Arc<DecodeError>;
 /// What an [`Sse`] handle holds in the browser.
 struct Handle {
     options: SseOptions,
-    /// The owner of the `use_sse` call: per-type signals live as long as the handle.
-    owner: Option<Owner>,
-    /// The last decode error of each event type.
-    type_errors: HashMap<&'static str, RwSignal<Option<ArcDecodeError>>>,
     connection: Option<Rc<Connection>>,
+    /// Where the first connection starts: the position a server-rendered page reflects.
+    start_id: Option<String>,
     /// This handle's signals, as registered with the connection.
     outputs_key: u64,
     subscriptions: Vec<Subscription>,
@@ -91,7 +102,7 @@ impl Handle {
 
     /// Joins the connection to `url` (a shared one if there is one).
     fn attach(&mut self, url: &str, outputs: Outputs) {
-        let connection = sharing::acquire(url, &self.options);
+        let connection = sharing::acquire(url, &self.options, self.start_id.take());
         self.outputs_key = connection.add_outputs(outputs);
         for subscription in &mut self.subscriptions {
             subscription.key =
@@ -111,9 +122,17 @@ pub fn use_sse(url: impl Into<Signal<String>>) -> Sse {
 
 /// Connects to the event stream at `url` with `options`: see [`use_sse`].
 pub fn use_sse_with_options(url: impl Into<Signal<String>>, options: SseOptions) -> Sse {
+    let url = url.into();
+    // On the server, what the page shows of the stream (if the app gave its log); in the
+    // browser, the position the page was rendered at, read back from it while hydrating.
+    let rendered = (!CONNECTS)
+        .then(|| Rendered::of(&url.get_untracked()))
+        .flatten();
+    let position = SharedValue::new(|| rendered.as_ref().map(|rendered| rendered.position.clone()))
+        .into_inner();
     let outputs = Outputs {
         state: RwSignal::new(ConnectionState::Idle),
-        last_event_id: RwSignal::new(options.last_event_id.clone()),
+        last_event_id: RwSignal::new(position.clone().or_else(|| options.last_event_id.clone())),
         stream_error: RwSignal::new(None),
     };
     let decode_error = RwSignal::new(None);
@@ -129,19 +148,22 @@ pub fn use_sse_with_options(url: impl Into<Signal<String>>, options: SseOptions)
         handle: CONNECTS.then(|| {
             StoredValue::new_local(Handle {
                 options,
-                owner: Owner::current(),
-                type_errors: HashMap::new(),
                 connection: None,
+                start_id: position,
                 outputs_key: 0,
                 subscriptions: Vec::new(),
                 next_subscription: 0,
             })
         }),
+        rendered: rendered.map(StoredValue::new),
+        type_errors: StoredValue::new(TypeErrors {
+            owner: Owner::current(),
+            signals: HashMap::new(),
+        }),
     };
     if sse.handle.is_none() {
         return sse;
     }
-    let url = url.into();
     Effect::new(move |_| {
         let url = url.get();
         sse.switch_to(&url);
@@ -190,19 +212,22 @@ impl Sse {
         self.type_error_signal(T::NAME).into()
     }
 
-    /// The latest event of type `T`, or `None` until the first arrives.
+    /// The latest event of type `T`, or `None` until the first arrives. Rendered on the server
+    /// from the stream's replay log, it starts with the newest one there: see [`crate::ssr`].
     #[must_use]
     pub fn latest<T>(&self) -> Signal<Option<T>>
     where
         T: TypedEvent + Send + Sync + 'static,
     {
-        let latest = RwSignal::new(None::<T>);
+        let latest = RwSignal::new(self.rendered::<T>(1).pop());
         self.on::<T>(move |value| latest.set(Some(value)));
         latest.into()
     }
 
     /// The last `capacity` events of type `T`, oldest first. Every event is kept, even in bursts,
     /// until `capacity` newer ones push it out.
+    /// Rendered on the server from the stream's replay log, it starts with the newest ones there:
+    /// see [`crate::ssr`].
     ///
     /// # Panics
     ///
@@ -214,7 +239,9 @@ impl Sse {
         T: TypedEvent + Send + Sync + 'static,
     {
         assert!(capacity > 0, "a history must hold at least one event");
-        let history = RwSignal::new(VecDeque::<T>::with_capacity(capacity));
+        let mut rendered = VecDeque::with_capacity(capacity);
+        rendered.extend(self.rendered::<T>(capacity));
+        let history = RwSignal::new(rendered);
         self.on::<T>(move |value| {
             history.update(|events| {
                 if events.len() == capacity {
@@ -226,7 +253,37 @@ impl Sse {
         history.into()
     }
 
-    /// Calls `callback` with every event of type `T`, in order, as it arrives.
+    /// Up to `count` of the newest events of type `T` the page shows, oldest first: read from
+    /// the server's log while rendering there, and from the page while hydrating (see
+    /// [`crate::ssr`]); none in a page rendered in the browser.
+    fn rendered<T: TypedEvent>(&self, count: usize) -> Vec<T> {
+        let data = SharedValue::new(|| {
+            self.rendered
+                .and_then(|rendered| rendered.try_with_value(|r| r.recent(T::NAME, count)))
+                .unwrap_or_default()
+        })
+        .into_inner();
+        data.iter()
+            .filter_map(|data| match T::decode(data) {
+                Ok(value) => Some(value),
+                Err(error) => {
+                    self.report_decode_error(T::NAME, error);
+                    None
+                }
+            })
+            .collect()
+    }
+
+    /// Shows a decode error in [`Sse::decode_error`] and in its type's signal.
+    fn report_decode_error(&self, event_type: &'static str, error: DecodeError) {
+        let error = std::sync::Arc::new(error);
+        self.type_error_signal(event_type).set(Some(error.clone()));
+        self.decode_error.set(Some(error));
+    }
+
+    /// Calls `callback` with every event of type `T`, in order, as it arrives. In a page
+    /// rendered on the server from a replay log ([`crate::ssr`]), that is every event after the
+    /// ones the page was rendered with: those are in [`Sse::latest`] and [`Sse::history`].
     pub fn on<T>(&self, callback: impl Fn(T) + 'static)
     where
         T: TypedEvent + 'static,
@@ -353,10 +410,10 @@ impl Sse {
     /// The signal of the last decode error of `event_type`, made on first use under the owner
     /// of the `use_sse` call.
     fn type_error_signal(&self, event_type: &'static str) -> RwSignal<Option<ArcDecodeError>> {
-        let made = self.update_handle(|handle| {
-            let owner = handle.owner.clone();
-            *handle
-                .type_errors
+        let made = self.type_errors.try_update_value(|errors| {
+            let owner = errors.owner.clone();
+            *errors
+                .signals
                 .entry(event_type)
                 .or_insert_with(|| match owner {
                     Some(owner) => owner.with(|| RwSignal::new(None)),

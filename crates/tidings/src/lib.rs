@@ -69,10 +69,17 @@
 //!
 //! # Server-side rendering
 //!
-//! With the `ssr` feature the hook connects to nothing: signals keep their initial values
-//! (`None`, an empty history, [`ConnectionState::Idle`]) so the page renders on the server, and
-//! the browser connects once it hydrates. Connections are opened from an effect, which only
-//! runs in the browser.
+//! With the `ssr` feature the hook connects to nothing and keeps nothing tied to one thread, so
+//! pages render on multi-threaded servers (leptos_axum). Given the stream's replay log
+//! ([`ssr::provide_replay_log`], for example a `tidings-axum` channel), `latest` and `history`
+//! render with the newest events already in them; the page carries the event ID they reflect,
+//! and the browser hydrates with the same values and resumes from that ID: no event lost
+//! between render and connect, none shown twice, no flash of empty values. Without a log,
+//! signals render their initial values (`None`, an empty history) and the browser connects
+//! once it hydrates. See [`ssr`].
+//!
+//! There is no `hydrate` feature: in the browser tidings is the same for client-rendered and
+//! hydrated apps, and the app's own `leptos/hydrate` is what reads the rendered values back.
 #![deny(missing_docs)]
 
 mod browser;
@@ -80,6 +87,7 @@ pub mod component;
 mod hook;
 mod options;
 mod sans_io;
+pub mod ssr;
 
 // Counts for leak checks in tests (tidings' own browser tests use them): not part of the API
 // an app builds on.

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tidings_axum::redis::{PublishError, RedisChannel, RedisHealth};
 use tidings_axum::{Channel, EventStream, TypedEvent};
+use tidings_wire::{Event, ReplayLog};
 
 /// Where a feed's events live.
 #[derive(Debug, Clone)]
@@ -18,6 +19,23 @@ pub enum Feed {
 impl From<Channel> for Feed {
     fn from(channel: Channel) -> Self {
         Self::Memory(channel)
+    }
+}
+
+/// The feed's recent events, for the server-rendered demo's pages.
+impl ReplayLog for Feed {
+    fn position(&self) -> Option<String> {
+        match self {
+            Self::Memory(channel) => channel.position(),
+            Self::Redis(channel) => channel.position(),
+        }
+    }
+
+    fn recent(&self, event_type: &str, count: usize, up_to: &str) -> Vec<Event> {
+        match self {
+            Self::Memory(channel) => channel.recent(event_type, count, up_to),
+            Self::Redis(channel) => channel.recent(event_type, count, up_to),
+        }
     }
 }
 

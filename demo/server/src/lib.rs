@@ -103,6 +103,16 @@ impl Closer {
 ///
 /// If `--redis` is not a Redis URL.
 pub fn app(config: &Config) -> Result<(Router, Closer), String> {
+    app_with_state(config).map(|(app, closer, _)| (app, closer))
+}
+
+/// [`app`], and the state its handlers share: for a server that adds pages of its own (the
+/// server-rendered demo reads the feeds while rendering).
+///
+/// # Errors
+///
+/// If `--redis` is not a Redis URL.
+pub fn app_with_state(config: &Config) -> Result<(Router, Closer, AppState), String> {
     let (closer, closing) = watch::channel(false);
     let channel_config = ChannelConfig::default()
         .capacity(config.replay_capacity)
@@ -144,7 +154,7 @@ pub fn app(config: &Config) -> Result<(Router, Closer), String> {
         .nest("/firehose", firehose::routes())
         .nest("/echo", echo::routes())
         .nest("/hostile", hostile::routes())
-        .with_state(state);
+        .with_state(state.clone());
     let mut app = Router::new().nest("/api", api);
     if let Some(dist) = &config.dist {
         let index = ServeFile::new(dist.join("index.html"));
@@ -153,7 +163,7 @@ pub fn app(config: &Config) -> Result<(Router, Closer), String> {
     let app = app
         .layer(cors(&config.cors_origins))
         .layer(TraceLayer::new_for_http());
-    Ok((app, Closer(closer)))
+    Ok((app, Closer(closer), state))
 }
 
 /// `GET /api/health`: `200 {"status":"ok"}`, or with `--redis` and Redis unreachable,

@@ -7,6 +7,8 @@
 #![allow(unreachable_pub, reason = "#[component] generates a pub props struct")]
 
 pub mod app;
+#[cfg(feature = "ssr")]
+pub mod server;
 
 /// The browser's entry point: hydrates the page the server rendered.
 #[cfg(feature = "hydrate")]

@@ -1,35 +1,45 @@
-//! `demo-ssr`: serves the server-rendered demo and the demo's API. See `demo-ssr --help`.
+//! `demo-ssr`: serves the server-rendered demo beside the demo's API. See `demo-ssr --help`.
 
-use axum::Router;
+use std::path::PathBuf;
+
 use clap::Parser;
-use demo_ssr::app::{App, shell};
-use leptos::prelude::*;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos::prelude::LeptosOptions;
+
+/// The server-rendered demo: the demo server's flags, and where the browser build is.
+#[derive(Debug, Parser)]
+#[command(name = "demo-ssr", about = "The tidings demo, rendered on the server")]
+struct Args {
+    #[command(flatten)]
+    server: demo_server::Config,
+    /// The site: the browser build in `pkg/` (`cargo xtask demo --ssr` makes it).
+    #[arg(long, env = "TIDINGS_DEMO_SITE", default_value = "target/site")]
+    site: PathBuf,
+}
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let config = demo_server::Config::parse();
-    let options = get_configuration(None)
-        .map_err(std::io::Error::other)?
-        .leptos_options;
-    let listener = tokio::net::TcpListener::bind(config.addr).await?;
-    println!("demo-ssr listening on http://{}", listener.local_addr()?);
-    let (api, closer) = demo_server::app(&config).map_err(std::io::Error::other)?;
-    let routes = generate_route_list(App);
-    let pages = Router::new()
-        .leptos_routes(&options, routes, {
-            let options = options.clone();
-            move || shell(options.clone())
-        })
-        .fallback(leptos_axum::file_and_error_handler(shell))
-        .with_state(options);
-    let app = api.merge(pages);
+    let args = Args::parse();
+    let listener = tokio::net::TcpListener::bind(args.server.addr).await?;
+    let addr = listener.local_addr()?;
+    let options = LeptosOptions::builder()
+        .output_name("demo-ssr")
+        .site_root(args.site.to_string_lossy().into_owned())
+        .site_addr(addr)
+        .build();
+    let (api, closer, state) =
+        demo_server::app_with_state(&args.server).map_err(std::io::Error::other)?;
+    let app = api.merge(demo_ssr::server::pages(options, state.ticker));
+    // A line for scripts and people alike.
+    println!("demo-ssr listening on http://{addr}");
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
-        let _ = tokio::signal::ctrl_c().await;
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            eprintln!("cannot listen for Ctrl-C: {error}");
+            std::future::pending::<()>().await;
+        }
         closer.close_streams();
     })
     .await

@@ -5,10 +5,9 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use axum::Router;
-use demo_ssr::app::{App, shell};
+use demo_events::Tick;
 use leptos::prelude::*;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use tidings_axum::Channel;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -41,12 +40,20 @@ fn pages_render_on_every_thread_without_a_panic() -> Result<(), Box<dyn std::err
         .build()?;
     let complete = runtime.block_on(async {
         let options = LeptosOptions::builder().output_name("demo-ssr").build();
-        let pages = Router::new()
-            .leptos_routes(&options, generate_route_list(App), {
-                let options = options.clone();
-                move || shell(options.clone())
-            })
-            .with_state(options);
+        let ticker = Channel::new();
+        let pages = demo_ssr::server::pages(options, ticker.clone());
+        // Ticks published all along, as pages render from the log.
+        let publisher = tokio::spawn(async move {
+            for seq in 1.. {
+                let tick = Tick {
+                    symbol: "ACME".into(),
+                    price: 100.0,
+                    seq,
+                };
+                ticker.publish(&tick).expect("a tick serialises");
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        });
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let server = tokio::spawn(axum::serve(listener, pages).into_future());
@@ -61,7 +68,7 @@ fn pages_render_on_every_thread_without_a_panic() -> Result<(), Box<dyn std::err
                 // The whole page: the Suspense chunk streamed after the shell, and the end of
                 // the chunked body.
                 if response.contains("Markets are open.")
-                    && response.contains("waiting for the first tick")
+                    && response.contains("ACME")
                     && response.ends_with("0\r\n\r\n")
                 {
                     complete += 1;
@@ -71,6 +78,7 @@ fn pages_render_on_every_thread_without_a_panic() -> Result<(), Box<dyn std::err
             }
         }
         server.abort();
+        publisher.abort();
         Ok::<_, Box<dyn std::error::Error>>(complete)
     })?;
     let panics = PANICS.load(Ordering::SeqCst);

@@ -74,7 +74,9 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    pub(crate) fn new(options: SseOptions) -> Rc<Self> {
+    /// A connection, not yet connected, that resumes after `start_id` if given, else after
+    /// [`SseOptions::last_event_id`] or the persisted ID.
+    pub(crate) fn new(options: SseOptions, start_id: Option<String>) -> Rc<Self> {
         let seed = (js_random() * u64::MAX as f64) as u64;
         let machine = Machine::new(options.policy.clone(), seed);
         let chooser = Chooser::new(
@@ -82,9 +84,8 @@ impl Connection {
             options.fallback.clone(),
             options.request.needs_fetch(),
         );
-        let last_event_id = options
-            .last_event_id
-            .clone()
+        let last_event_id = start_id
+            .or_else(|| options.last_event_id.clone())
             .or_else(|| options.persist_key.as_deref().and_then(stored_id));
         super::diagnostics::opened_connection();
         Rc::new_cyclic(|this| Self {

@@ -10,8 +10,9 @@ thread_local! {
     static CONNECTIONS: RefCell<Vec<Weak<Connection>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The open connection to `url` with `options`, or a new one, connected.
-pub(crate) fn acquire(url: &str, options: &SseOptions) -> Rc<Connection> {
+/// The open connection to `url` with `options`, or a new one, connected, starting after
+/// `start_id` if given (the position a server-rendered page reflects).
+pub(crate) fn acquire(url: &str, options: &SseOptions, start_id: Option<String>) -> Rc<Connection> {
     let existing = CONNECTIONS.with(|connections| {
         let mut connections = connections.borrow_mut();
         connections.retain(|connection| connection.strong_count() > 0);
@@ -23,7 +24,7 @@ pub(crate) fn acquire(url: &str, options: &SseOptions) -> Rc<Connection> {
     if let Some(connection) = existing {
         return connection;
     }
-    let connection = Connection::new(options.clone());
+    let connection = Connection::new(options.clone(), start_id);
     CONNECTIONS.with(|connections| connections.borrow_mut().push(Rc::downgrade(&connection)));
     connection.connect(url);
     connection

@@ -124,26 +124,37 @@ async fn load(client: &Client, url: &str) -> Result<Load, String> {
     })
 }
 
-/// The page as the server sends it (before any script runs) holds rendered ticks and the ID
-/// they reflect.
-async fn served_page(url: &str) -> Result<(), String> {
+/// Sends one HTTP/1.0 request to the demo (so the answer comes whole, unchunked) and returns
+/// the response, status line and headers included.
+async fn request(method: &str, path: &str, json_body: Option<&str>) -> Result<String, String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let url = demo();
     let addr = url.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = tokio::net::TcpStream::connect(addr)
         .await
         .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-    // HTTP/1.0: the whole page, unchunked, then the end of the connection.
-    let request = format!("GET / HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    let body = json_body.unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
     stream
         .write_all(request.as_bytes())
         .await
         .map_err(|e| e.to_string())?;
-    let mut body = Vec::new();
+    let mut response = Vec::new();
     stream
-        .read_to_end(&mut body)
+        .read_to_end(&mut response)
         .await
         .map_err(|e| e.to_string())?;
-    let html = String::from_utf8_lossy(&body);
+    Ok(String::from_utf8_lossy(&response).into_owned())
+}
+
+/// The page as the server sends it (before any script runs) holds rendered ticks and the ID
+/// they reflect.
+async fn served_page() -> Result<(), String> {
+    let html = request("GET", "/", None).await?;
     let after = |marker: &str| {
         html.split_once(marker)
             .map(|(_, rest)| rest.split('<').next().unwrap_or_default().to_owned())
@@ -163,7 +174,7 @@ async fn served_page(url: &str) -> Result<(), String> {
 
 async fn hydrates_with_no_gap_and_no_repeat(browser: &str) {
     let url = demo();
-    served_page(&url).await.unwrap_or_else(|e| panic!("{e}"));
+    served_page().await.unwrap_or_else(|e| panic!("{e}"));
     let client = session(browser).await;
     let mut loads = Vec::new();
     let mut failure = None;
@@ -207,4 +218,112 @@ async fn chromium_hydrates_with_no_gap_and_no_repeat() {
 #[ignore = "needs the SSR demo and geckodriver: run by `cargo xtask test`"]
 async fn firefox_hydrates_with_no_gap_and_no_repeat() {
     hydrates_with_no_gap_and_no_repeat("firefox").await;
+}
+
+/// The titles of the posts the page shows, in order.
+async fn titles(client: &Client) -> Vec<String> {
+    let mut titles = Vec::new();
+    if let Ok(elements) = client
+        .find_all(Locator::Css("[data-testid=post-title]"))
+        .await
+    {
+        for element in elements {
+            titles.push(element.text().await.unwrap_or_default());
+        }
+    }
+    titles
+}
+
+/// Publishes a blog post through the demo's API.
+async fn publish_post(title: &str) -> Result<(), String> {
+    let body = json!({"title": title, "body": "posted by the SSR end-to-end test"}).to_string();
+    let response = request("POST", "/api/blog/posts", Some(&body)).await?;
+    if response.starts_with("HTTP/1.0 201") || response.starts_with("HTTP/1.1 201") {
+        Ok(())
+    } else {
+        Err(format!("cannot publish a post: {response}"))
+    }
+}
+
+/// The blog's page as served holds the posts; hydrated, it goes live: a post published then
+/// appears once, and the one it was rendered with is not repeated.
+async fn blog_renders_its_posts_then_goes_live(browser: &str) -> Result<(), String> {
+    let tag = format!("{browser} {}", std::process::id());
+    let before = format!("rendered {tag}");
+    publish_post(&before).await?;
+    let html = request("GET", "/blog", None).await?;
+    if !html.contains(&before) {
+        return Err(format!("the served blog lacks the post {before:?}"));
+    }
+    let client = session(browser).await;
+    let outcome = async {
+        let url = format!("{}/blog", demo());
+        client
+            .goto(&url)
+            .await
+            .map_err(|e| format!("cannot load {url}: {e}"))?;
+        // Hydrated and connected: the badge, rendered "idle", says "open".
+        let mut state = String::new();
+        for _ in 0..150 {
+            if let Ok(badge) = client.find(Locator::Css(".tidings-badge")).await {
+                state = badge
+                    .attr("data-state")
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
+            }
+            if state == "open" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if state != "open" {
+            return Err(format!("the blog's stream never opened: {state:?}"));
+        }
+        let live = format!("live {tag}");
+        publish_post(&live).await?;
+        let mut shown = Vec::new();
+        for _ in 0..100 {
+            shown = titles(&client).await;
+            if shown.contains(&live) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let count = |title: &String| shown.iter().filter(|t| *t == title).count();
+        if (count(&before), count(&live)) != (1, 1) {
+            return Err(format!("each post once, expected: {shown:?}"));
+        }
+        let errors = client
+            .execute("return window.__consoleErrors || null;", vec![])
+            .await
+            .map_err(|e| e.to_string())?;
+        match errors.as_array() {
+            Some(errors) if errors.is_empty() => Ok(()),
+            _ => Err(format!("console errors or warnings: {errors}")),
+        }
+    }
+    .await;
+    let closed = client.close().await;
+    outcome?;
+    closed.map_err(|e| e.to_string())?;
+    println!("{browser}: the blog rendered its post, then showed a live one, each once");
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the SSR demo and chromedriver: run by `cargo xtask test`"]
+async fn chromium_blog_renders_its_posts_then_goes_live() {
+    blog_renders_its_posts_then_goes_live("chromium")
+        .await
+        .unwrap_or_else(|e| panic!("chromium: {e}"));
+}
+
+#[tokio::test]
+#[ignore = "needs the SSR demo and geckodriver: run by `cargo xtask test`"]
+async fn firefox_blog_renders_its_posts_then_goes_live() {
+    blog_renders_its_posts_then_goes_live("firefox")
+        .await
+        .unwrap_or_else(|e| panic!("firefox: {e}"));
 }

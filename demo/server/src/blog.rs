@@ -59,7 +59,7 @@ async fn poll(
 
 /// Every post, oldest first: the snapshot a page loads before following the stream.
 async fn list(State(state): State<AppState>) -> Json<Vec<Post>> {
-    Json(state.blog.lock().values().cloned().collect())
+    Json(state.blog.posts())
 }
 
 async fn create(State(state): State<AppState>, Json(draft): Json<Draft>) -> Response {
@@ -137,6 +137,11 @@ impl Blog {
             posts: Arc::default(),
             channel,
         }
+    }
+
+    /// Every post, oldest first.
+    pub fn posts(&self) -> Vec<Post> {
+        self.lock().values().cloned().collect()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Post>> {

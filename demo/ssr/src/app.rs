@@ -3,9 +3,14 @@
 
 use demo_events::Tick;
 use leptos::prelude::*;
-use leptos_router::components::{Route, Router, Routes};
+use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::path;
 use tidings::{ConnectionBadge, use_sse};
+
+use crate::blog::BlogPage;
+
+/// The ticker's stream, as its components name it.
+pub const TICKER: &str = "/api/ticker";
 
 /// Records what reaches `console.error` and `console.warn` in `window.__consoleErrors`.
 const CONSOLE_RECORDER: &str = r#"
@@ -44,9 +49,14 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     view! {
         <Router>
+            <nav class="tabs">
+                <A href="/">"Ticker"</A>
+                <A href="/blog">"Blog"</A>
+            </nav>
             <main>
                 <Routes fallback=|| "Not found.">
                     <Route path=path!("/") view=TickerPage/>
+                    <Route path=path!("/blog") view=BlogPage/>
                 </Routes>
             </main>
         </Router>
@@ -66,7 +76,7 @@ async fn market_note() -> String {
 /// live, and the page counts any that went missing or came twice across hydration.
 #[component]
 fn TickerPage() -> impl IntoView {
-    let sse = use_sse("/api/ticker");
+    let sse = use_sse(TICKER);
     let latest = sse.latest::<Tick>();
     let history = sse.history::<Tick>(20);
     let note = Resource::new(|| (), |()| market_note());

@@ -1,5 +1,5 @@
-//! The tidings demo rendered on the server: the same live ticker as the CSR demo, as a
-//! leptos_axum app that renders each page on the server and hydrates it in the browser.
+//! The tidings demo rendered on the server: the live ticker and the live blog of the CSR
+//! demo, as a leptos_axum app that renders each page on the server and hydrates it in the browser.
 //!
 //! Built the way Leptos SSR apps are: one crate, a `ssr` feature for the server binary and a
 //! `hydrate` feature for the browser's wasm.
@@ -7,6 +7,7 @@
 #![allow(unreachable_pub, reason = "#[component] generates a pub props struct")]
 
 pub mod app;
+pub mod blog;
 #[cfg(feature = "ssr")]
 pub mod server;
 

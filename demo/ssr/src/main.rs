@@ -28,7 +28,8 @@ async fn main() -> std::io::Result<()> {
         .build();
     let (api, closer, state) =
         demo_server::app_with_state(&args.server).map_err(std::io::Error::other)?;
-    let app = api.merge(demo_ssr::server::pages(options, state.ticker));
+    let context = demo_ssr::server::demo_context(&state);
+    let app = api.merge(demo_ssr::server::pages(options, context));
     // A line for scripts and people alike.
     println!("demo-ssr listening on http://{addr}");
     axum::serve(

@@ -41,7 +41,10 @@ fn pages_render_on_every_thread_without_a_panic() -> Result<(), Box<dyn std::err
     let complete = runtime.block_on(async {
         let options = LeptosOptions::builder().output_name("demo-ssr").build();
         let ticker = Channel::new();
-        let pages = demo_ssr::server::pages(options, ticker.clone());
+        let pages = demo_ssr::server::pages(options, {
+            let ticker = ticker.clone();
+            move || tidings::ssr::provide_replay_log(demo_ssr::app::TICKER, ticker.clone())
+        });
         // Ticks published all along, as pages render from the log.
         let publisher = tokio::spawn(async move {
             for seq in 1.. {
@@ -59,18 +62,23 @@ fn pages_render_on_every_thread_without_a_panic() -> Result<(), Box<dyn std::err
         let server = tokio::spawn(axum::serve(listener, pages).into_future());
         let mut complete = 0;
         for _ in 0..REQUESTS / CONCURRENCY {
+            // The ticker (a Suspense beside rendered ticks) and the blog, in turns.
             let batch: Vec<_> = (0..CONCURRENCY)
-                .map(|_| tokio::spawn(get(addr, "/")))
+                .map(|n| {
+                    let path = if n % 2 == 0 { "/" } else { "/blog" };
+                    (path, tokio::spawn(get(addr, path)))
+                })
                 .collect();
-            for request in batch {
+            for (path, request) in batch {
                 let response = request.await??;
                 assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-                // The whole page: the Suspense chunk streamed after the shell, and the end of
-                // the chunked body.
-                if response.contains("Markets are open.")
-                    && response.contains("ACME")
-                    && response.ends_with("0\r\n\r\n")
-                {
+                let rendered = match path {
+                    // The Suspense chunk streamed after the shell, and the rendered ticks.
+                    "/" => response.contains("Markets are open.") && response.contains("ACME"),
+                    _ => response.contains("No posts yet."),
+                };
+                // The whole page: the end of the chunked body.
+                if rendered && response.ends_with("0\r\n\r\n") {
                     complete += 1;
                 } else {
                     eprintln!("incomplete response:\n{response}");

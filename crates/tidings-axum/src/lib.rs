@@ -10,6 +10,8 @@
 //!   `Retry-After`).
 //! - [`redis::RedisChannel`] (feature `redis`): a channel whose log is a Redis stream, so that
 //!   several servers share it: publish on any, deliver on all, resume on any.
+//! - [`deadline::WriteDeadline`]: a listener that cuts off clients that stop reading, which
+//!   nothing in a response body can notice.
 //! - [`LastEventId`]: an extractor for the ID a client resumes from, read from the
 //!   `Last-Event-ID` header or, for clients that cannot set headers, the `lastEventId` query
 //!   parameter.
@@ -48,6 +50,7 @@
 #![deny(missing_docs)]
 
 mod channel;
+pub mod deadline;
 mod last_event_id;
 mod limits;
 #[cfg(feature = "redis")]

@@ -44,6 +44,11 @@ pub struct Config {
     #[arg(long = "keep-alive-secs", env = "TIDINGS_DEMO_KEEP_ALIVE_SECS", default_value = "15", value_parser = parse_secs)]
     pub keep_alive: Duration,
 
+    /// Milliseconds a client may take no bytes before its connection is cut (it resumes from
+    /// its last event ID when it comes back): see `tidings_axum::deadline`.
+    #[arg(long = "write-deadline-ms", env = "TIDINGS_DEMO_WRITE_DEADLINE_MS", default_value = "10000", value_parser = parse_millis)]
+    pub write_deadline: Duration,
+
     /// The reconnection delay suggested to clients (`retry:`), in milliseconds.
     #[arg(long = "retry-ms", env = "TIDINGS_DEMO_RETRY_MS", default_value = "1000", value_parser = parse_millis)]
     pub retry: Duration,

@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use demo_server::{Config, app};
+use tidings_axum::deadline::{PeerAddr, WriteDeadline};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -19,10 +20,11 @@ async fn main() -> std::io::Result<()> {
     // A line for scripts and people alike.
     println!("demo-server listening on http://{addr}");
     let (app, closer) = app(&config).map_err(std::io::Error::other)?;
-    // With the peer's address, for the per-client connection cap.
+    // Clients that stop reading are cut off; with the peer's address, for the per-client cap.
+    let listener = WriteDeadline::new(listener, config.write_deadline);
     axum::serve(
         listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        app.into_make_service_with_connect_info::<PeerAddr>(),
     )
     .with_graceful_shutdown(async move {
         shutdown_signal().await;

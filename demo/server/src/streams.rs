@@ -9,6 +9,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use tidings_axum::deadline::PeerAddr;
 
 use crate::AppState;
 use crate::faults::Verdict;
@@ -24,10 +25,17 @@ impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |info| info.0.ip());
+        // Behind a write deadline (the demo's own servers), or axum's plain listener.
+        let extensions = &parts.extensions;
+        let ip = extensions
+            .get::<ConnectInfo<PeerAddr>>()
+            .map(|info| info.0.0.ip())
+            .or_else(|| {
+                extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|info| info.0.ip())
+            })
+            .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
         Ok(Self(ip))
     }
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use leptos::prelude::LeptosOptions;
+use tidings_axum::deadline::{PeerAddr, WriteDeadline};
 
 /// The server-rendered demo: the demo server's flags, and where the browser build is.
 #[derive(Debug, Parser)]
@@ -32,9 +33,11 @@ async fn main() -> std::io::Result<()> {
     let app = api.merge(demo_ssr::server::pages(options, context));
     // A line for scripts and people alike.
     println!("demo-ssr listening on http://{addr}");
+    // Clients that stop reading are cut off; with the peer's address, for the per-client cap.
+    let listener = WriteDeadline::new(listener, args.server.write_deadline);
     axum::serve(
         listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        app.into_make_service_with_connect_info::<PeerAddr>(),
     )
     .with_graceful_shutdown(async move {
         if let Err(error) = tokio::signal::ctrl_c().await {

@@ -58,10 +58,22 @@ async fn typed_ticks_arrive_in_order_with_their_ids() {
         // The signals agree with the callbacks.
         let latest = latest.get_untracked().expect("latest is set");
         assert!(latest.seq >= received[4].seq, "latest {latest:?} is behind");
-        assert_eq!(
-            sse.last_event_id().get_untracked(),
-            Some(last_raw_id.borrow().clone())
-        );
+        // The ID signal is updated once per turn of the event loop, not per event: it catches up
+        // with the raw IDs (a tick can arrive between the two reads, so poll for agreement).
+        let last_event_id = sse.last_event_id();
+        wait_for(
+            "the last-event-ID signal to match the last raw ID",
+            PATIENCE,
+            || (last_event_id.get_untracked() == Some(last_raw_id.borrow().clone())).then_some(()),
+            || {
+                format!(
+                    "signal {:?}, raw {:?}",
+                    last_event_id.get_untracked(),
+                    last_raw_id.borrow()
+                )
+            },
+        )
+        .await;
     })
     .await;
 }

@@ -68,6 +68,19 @@ async fn number(client: &Client, id: &str) -> Option<u64> {
     text_of(client, id).await?.trim().parse().ok()
 }
 
+/// Fails if anything reached `console.error` or `console.warn` (the shell records them).
+async fn console_clean(client: &Client) -> Result<(), String> {
+    let errors = client
+        .execute("return window.__consoleErrors || null;", vec![])
+        .await
+        .map_err(|e| e.to_string())?;
+    match errors.as_array() {
+        Some(errors) if errors.is_empty() => Ok(()),
+        Some(errors) => Err(format!("console errors or warnings: {errors:?}")),
+        None => Err("the page does not record its console".into()),
+    }
+}
+
 /// What one load of the page saw.
 #[derive(Debug)]
 struct Load {
@@ -107,15 +120,7 @@ async fn load(client: &Client, url: &str) -> Result<Load, String> {
             "the server rendered tick #{rendered}, the browser hydrated with {hydrated:?}"
         ));
     }
-    let errors = client
-        .execute("return window.__consoleErrors || null;", vec![])
-        .await
-        .map_err(|e| e.to_string())?;
-    match errors.as_array() {
-        Some(errors) if errors.is_empty() => {}
-        Some(errors) => return Err(format!("console errors or warnings: {errors:?}")),
-        None => return Err("the page does not record its console".into()),
-    }
+    console_clean(client).await?;
     Ok(Load {
         rendered,
         first_live,
@@ -295,14 +300,7 @@ async fn blog_renders_its_posts_then_goes_live(browser: &str) -> Result<(), Stri
         if (count(&before), count(&live)) != (1, 1) {
             return Err(format!("each post once, expected: {shown:?}"));
         }
-        let errors = client
-            .execute("return window.__consoleErrors || null;", vec![])
-            .await
-            .map_err(|e| e.to_string())?;
-        match errors.as_array() {
-            Some(errors) if errors.is_empty() => Ok(()),
-            _ => Err(format!("console errors or warnings: {errors}")),
-        }
+        console_clean(&client).await
     }
     .await;
     let closed = client.close().await;

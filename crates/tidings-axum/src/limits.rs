@@ -1,7 +1,8 @@
 //! [`ConnectionLimiter`]: caps on open streams, globally and per client address.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -10,6 +11,10 @@ use axum::response::{IntoResponse, Response};
 use tidings_wire::Frame;
 
 /// Caps the number of open streams, in all and per client address.
+///
+/// Clients are counted by address, an IPv6 client by its /64 (one end site gets a whole /64, so
+/// counting each address would let it open 2^64 times the cap); an IPv4 address mapped into
+/// IPv6 counts as the IPv4 address. Clones share the counts.
 ///
 /// A stream over a cap is refused with an answer every standard client comes back from by
 /// itself: `200` with a short event stream that carries only a `retry:` hint and a comment, and
@@ -45,7 +50,8 @@ pub struct ConnectionLimiter {
 struct LimiterShared {
     global: usize,
     per_address: usize,
-    retry_after: Duration,
+    /// The `Retry-After` of refusals, in milliseconds: set on every clone at once.
+    retry_after_ms: AtomicU64,
     counts: Mutex<Counts>,
 }
 
@@ -73,24 +79,20 @@ impl ConnectionLimiter {
             shared: Arc::new(LimiterShared {
                 global,
                 per_address,
-                retry_after: Duration::from_secs(5),
+                retry_after_ms: AtomicU64::new(5_000),
                 counts: Mutex::new(Counts::default()),
             }),
         }
     }
 
-    /// Sets the `Retry-After` sent with refusals (rounded up to whole seconds).
+    /// Sets the `Retry-After` sent with refusals (rounded up to whole seconds, and to the
+    /// millisecond in the `retry:` hint), for this limiter and every clone of it: they share
+    /// one set of counts.
     #[must_use]
     pub fn retry_after(self, delay: Duration) -> Self {
-        let shared = LimiterShared {
-            global: self.shared.global,
-            per_address: self.shared.per_address,
-            retry_after: delay,
-            counts: Mutex::new(Counts::default()),
-        };
-        Self {
-            shared: Arc::new(shared),
-        }
+        let millis = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.shared.retry_after_ms.store(millis, Ordering::Relaxed);
+        self
     }
 
     /// A permit for one more stream from `address`, or the refusal to send. Hold the permit for
@@ -100,6 +102,7 @@ impl ConnectionLimiter {
     ///
     /// [`LimitExceeded`] when a cap is reached.
     pub fn try_acquire(&self, address: IpAddr) -> Result<ConnectionPermit, LimitExceeded> {
+        let address = client_key(address);
         let mut counts = self.lock();
         let from_address = counts.by_address.get(&address).copied().unwrap_or(0);
         let which = if counts.total >= self.shared.global {
@@ -110,9 +113,10 @@ impl ConnectionLimiter {
             None
         };
         if let Some(cap) = which {
+            let millis = self.shared.retry_after_ms.load(Ordering::Relaxed);
             return Err(LimitExceeded {
                 cap,
-                retry_after: self.shared.retry_after,
+                retry_after: Duration::from_millis(millis),
             });
         }
         counts.total += 1;
@@ -145,6 +149,17 @@ impl ConnectionLimiter {
             .counts
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What a client is counted by: its IPv4 address (also when mapped into IPv6), or its IPv6 /64.
+fn client_key(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => address,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        },
     }
 }
 
@@ -253,6 +268,49 @@ mod tests {
             limiter.try_acquire(b).is_ok(),
             "a dropped permit frees its place"
         );
+    }
+
+    /// A clone made before `retry_after` shares the counts (it used to start a second set).
+    #[test]
+    fn clones_share_the_counts_and_the_retry_delay() {
+        let limiter = ConnectionLimiter::new(1, 1);
+        let clone = limiter.clone();
+        let limiter = limiter.retry_after(Duration::from_secs(9));
+        let _held = clone.try_acquire([10, 0, 0, 1].into()).expect("room");
+        let refused = limiter
+            .try_acquire([10, 0, 0, 2].into())
+            .expect_err("one stream in all, whichever clone counted it");
+        assert_eq!(refused.retry_after(), Duration::from_secs(9));
+        let refused = clone.try_acquire([10, 0, 0, 3].into()).expect_err("full");
+        assert_eq!(refused.retry_after(), Duration::from_secs(9));
+    }
+
+    /// Every address of one IPv6 /64 is one client; another /64 is another; an IPv4-mapped
+    /// address is its IPv4 address.
+    #[test]
+    fn an_ipv6_client_is_its_slash_64() {
+        let limiter = ConnectionLimiter::new(100, 2);
+        let in_one_64 = |n: u16| IpAddr::from([0x2001, 0xdb8, 0, 1, 0, 0, 0, n]);
+        let _a = limiter.try_acquire(in_one_64(1)).expect("room");
+        let _b = limiter.try_acquire(in_one_64(0xffff)).expect("room");
+        let refused = limiter
+            .try_acquire(IpAddr::from([0x2001, 0xdb8, 0, 1, 0xdead, 0xbeef, 0, 9]))
+            .expect_err("a third from the same /64");
+        assert_eq!(refused.cap, Cap::PerAddress);
+        let _c = limiter
+            .try_acquire(IpAddr::from([0x2001, 0xdb8, 0, 2, 0, 0, 0, 1]))
+            .expect("another /64 is another client");
+
+        let v4: IpAddr = [192, 0, 2, 7].into();
+        let mapped = IpAddr::V6(std::net::Ipv4Addr::new(192, 0, 2, 7).to_ipv6_mapped());
+        let _d = limiter.try_acquire(v4).expect("room");
+        let _e = limiter.try_acquire(mapped).expect("room");
+        assert!(
+            limiter.try_acquire(v4).is_err(),
+            "the mapped address counted as the IPv4 one"
+        );
+        drop((_a, _b, _c, _d, _e));
+        assert_eq!(limiter.open(), 0, "permits free the place they took");
     }
 
     #[tokio::test]

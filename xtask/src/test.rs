@@ -379,16 +379,7 @@ fn e2e_tests(root: &Path) -> Result<(), String> {
         ],
     )?;
     process::wait_for_http(&server, server_addr, "/api/health", Duration::from_secs(30))?;
-    let chromedriver = process::find_tool("chromedriver")
-        .ok_or("chromedriver is missing: run `cargo xtask setup`")?;
-    let mut chromedriver = Command::new(chromedriver);
-    chromedriver.arg(format!("--port={}", driver_addr.port()));
-    let driver = Service::start(
-        "chromedriver",
-        chromedriver,
-        &root.join("target/xtask/chromedriver.log"),
-    )?;
-    process::wait_for_http(&driver, driver_addr, "/status", Duration::from_secs(30))?;
+    let driver = start_webdriver(root, "chromedriver", driver_addr, "chromedriver.log")?;
     process::run(
         "end-to-end tests",
         cargo()
@@ -411,6 +402,23 @@ fn e2e_tests(root: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Starts the WebDriver `name` (chromedriver or geckodriver, as setup installed it) on `addr`,
+/// logging to `target/xtask/<log>`, and waits until it answers.
+fn start_webdriver(
+    root: &Path,
+    name: &str,
+    addr: SocketAddr,
+    log: &str,
+) -> Result<Service, String> {
+    let program =
+        process::find_tool(name).ok_or(format!("{name} is missing: run `cargo xtask setup`"))?;
+    let mut command = Command::new(program);
+    command.arg(format!("--port={}", addr.port()));
+    let driver = Service::start(name, command, &root.join("target/xtask").join(log))?;
+    process::wait_for_http(&driver, addr, "/status", Duration::from_secs(30))?;
+    Ok(driver)
+}
+
 /// The server-rendered demo, hydrated in Chromium and Firefox while its ticker publishes 100
 /// events a second.
 fn ssr_e2e_tests(root: &Path) -> Result<(), String> {
@@ -422,23 +430,18 @@ fn ssr_e2e_tests(root: &Path) -> Result<(), String> {
         &["--tick-interval-ms", "10"],
     )?;
     let mut drivers = Vec::new();
-    for (name, addr, port_flag) in [
-        ("chromedriver", WEBDRIVER, "--port="),
-        ("geckodriver", GECKO_WEBDRIVER, "--port="),
+    for (name, addr) in [
+        ("chromedriver", WEBDRIVER),
+        ("geckodriver", GECKO_WEBDRIVER),
     ] {
         let socket: SocketAddr = addr.parse().map_err(|e| format!("{e}"))?;
         process::ensure_port_free(socket)?;
-        let program = process::find_tool(name)
-            .ok_or(format!("{name} is missing: run `cargo xtask setup`"))?;
-        let mut command = Command::new(program);
-        command.arg(format!("{port_flag}{}", socket.port()));
-        let driver = Service::start(
+        drivers.push(start_webdriver(
+            root,
             name,
-            command,
-            &root.join(format!("target/xtask/{name}-ssr.log")),
-        )?;
-        process::wait_for_http(&driver, socket, "/status", Duration::from_secs(30))?;
-        drivers.push(driver);
+            socket,
+            &format!("{name}-ssr.log"),
+        )?);
     }
     process::run(
         "server-rendered demo end-to-end tests",

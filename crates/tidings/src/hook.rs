@@ -6,8 +6,9 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 
-use crate::browser::connection::{self, Connection, Outputs};
+use crate::browser::connection::{BrowserConnection, Outputs};
 use crate::browser::sharing;
+use crate::browser::subscriber::{Handler, Typed};
 use crate::options::SseOptions;
 use crate::sans_io::resync::Resync;
 use crate::sans_io::state::ConnectionState;
@@ -20,8 +21,8 @@ use crate::{DecodeError, TypedEvent};
 /// closes when the last component using it is unmounted.
 ///
 /// Components that open the same URL with equal options in one page share one connection: each
-/// gets its own signals and subscriptions, and [`Sse::close`] or [`Sse::open`] act on
-/// the shared connection.
+/// gets its own signals and subscriptions, and [`Sse::pause`] and [`Sse::close`] act for its
+/// own component only (the connection pauses or closes once no component wants it open).
 #[derive(Clone, Copy)]
 pub struct Sse {
     outputs: Outputs,
@@ -66,11 +67,11 @@ pub type ArcDecodeError = std::sync::Arc<DecodeError>;
 /// What an [`Sse`] handle holds in the browser.
 struct Handle {
     options: SseOptions,
-    connection: Option<Rc<Connection>>,
+    connection: Option<Rc<BrowserConnection>>,
     /// Where the first connection starts: the position a server-rendered page reflects.
     start_id: Option<String>,
-    /// This handle's signals, as registered with the connection.
-    outputs_key: u64,
+    /// This handle's key as a user of the connection.
+    user_key: u64,
     subscriptions: Vec<Subscription>,
     next_subscription: u64,
 }
@@ -79,7 +80,7 @@ struct Handle {
 struct Subscription {
     id: u64,
     event_type: String,
-    handler: connection::Handler,
+    handler: Handler,
     /// Its key on the current connection.
     key: Option<u64>,
 }
@@ -95,7 +96,7 @@ impl Handle {
                 connection.unsubscribe(key);
             }
         }
-        if connection.remove_outputs(self.outputs_key) == 0 {
+        if connection.remove_user(self.user_key) == 0 {
             connection.shut_down();
         }
     }
@@ -103,7 +104,7 @@ impl Handle {
     /// Joins the connection to `url` (a shared one if there is one).
     fn attach(&mut self, url: &str, outputs: Outputs) {
         let connection = sharing::acquire(url, &self.options, self.start_id.take());
-        self.outputs_key = connection.add_outputs(outputs);
+        self.user_key = connection.add_user(outputs);
         for subscription in &mut self.subscriptions {
             subscription.key =
                 Some(connection.subscribe(&subscription.event_type, subscription.handler.clone()));
@@ -150,7 +151,7 @@ pub fn use_sse_with_options(url: impl Into<Signal<String>>, options: SseOptions)
                 options,
                 connection: None,
                 start_id: position,
-                outputs_key: 0,
+                user_key: 0,
                 subscriptions: Vec::new(),
                 next_subscription: 0,
             })
@@ -217,7 +218,7 @@ impl Sse {
     #[must_use]
     pub fn latest<T>(&self) -> Signal<Option<T>>
     where
-        T: TypedEvent + Send + Sync + 'static,
+        T: TypedEvent + Clone + Send + Sync + 'static,
     {
         let latest = RwSignal::new(self.rendered::<T>(1).pop());
         self.on::<T>(move |value| latest.set(Some(value)));
@@ -236,7 +237,7 @@ impl Sse {
     #[track_caller]
     pub fn history<T>(&self, capacity: usize) -> Signal<VecDeque<T>>
     where
-        T: TypedEvent + Send + Sync + 'static,
+        T: TypedEvent + Clone + Send + Sync + 'static,
     {
         assert!(capacity > 0, "a history must hold at least one event");
         let mut rendered = VecDeque::with_capacity(capacity);
@@ -286,22 +287,14 @@ impl Sse {
     /// ones the page was rendered with: those are in [`Sse::latest`] and [`Sse::history`].
     pub fn on<T>(&self, callback: impl Fn(T) + 'static)
     where
-        T: TypedEvent + 'static,
+        T: TypedEvent + Clone + 'static,
     {
         let decode_error = self.decode_error;
         let type_error = self.type_error_signal(T::NAME);
-        let handler = connection::Handler {
-            call: Rc::new(move |data: &str, _: &str| match T::decode(data) {
-                Ok(value) => callback(value),
-                Err(error) => {
-                    let error = std::sync::Arc::new(error);
-                    type_error.set(Some(error.clone()));
-                    decode_error.set(Some(error));
-                }
-            }),
-            // A typed subscriber never looks at the ID: spare its copy.
-            wants_id: false,
-        };
+        let handler = Typed::handler(callback, move |error| {
+            type_error.set(Some(error.clone()));
+            decode_error.set(Some(error));
+        });
         self.subscribe(T::NAME, handler);
     }
 
@@ -334,23 +327,13 @@ impl Sse {
     /// The subscription lasts as long as the reactive owner it is made in (the component that
     /// calls this), and ends with it.
     pub fn on_raw(&self, event_type: &str, callback: impl Fn(wire::EventRef<'_>) + 'static) {
-        let name: Rc<str> = event_type.into();
-        let handler = connection::Handler {
-            call: Rc::new(move |data: &str, last_event_id: &str| {
-                callback(wire::EventRef {
-                    event_type: &name,
-                    data,
-                    last_event_id,
-                });
-            }),
-            wants_id: true,
-        };
+        let handler = Handler::Raw(Rc::new(callback));
         self.subscribe(event_type, handler);
     }
 
     /// Subscribes `handler` to `event_type`, on this handle's connection now and on the ones it
     /// moves to, for as long as the current owner lives.
-    fn subscribe(&self, event_type: &str, handler: connection::Handler) {
+    fn subscribe(&self, event_type: &str, handler: Handler) {
         let Some(stored) = self.handle else {
             return;
         };
@@ -384,27 +367,34 @@ impl Sse {
         }
     }
 
-    /// Pauses the connection (the state becomes [`ConnectionState::Paused`] by the app) until
-    /// [`Sse::resume`], which resumes from the last event ID: no event is missed meanwhile, as
-    /// long as the server keeps it for replay.
+    /// Pauses this handle's use of the connection until [`Sse::resume`], which resumes from the
+    /// last event ID: no event is missed meanwhile, as long as the server keeps it for replay.
+    ///
+    /// A connection shared with other components ([sharing](crate#sharing)) pauses once none of
+    /// them wants it open (its state then becomes [`ConnectionState::Paused`] by the app); while
+    /// another one keeps it open, this handle goes on receiving events, so it misses none.
     pub fn pause(&self) {
-        self.with_connection(|connection| connection.pause());
+        self.with_connection(BrowserConnection::pause);
     }
 
-    /// Resumes a connection paused by [`Sse::pause`].
+    /// Resumes after [`Sse::pause`].
     pub fn resume(&self) {
-        self.with_connection(|connection| connection.resume());
+        self.with_connection(BrowserConnection::resume);
     }
 
-    /// Closes the connection; the state becomes [`ConnectionState::Closed`].
+    /// Closes this handle's use of the connection. The connection closes (its state becomes
+    /// [`ConnectionState::Closed`]) once every component sharing it has closed it, or left;
+    /// while another keeps it open, this handle's subscriptions still receive its events, so
+    /// that none is missed when it opens again.
     pub fn close(&self) {
-        self.with_connection(|connection| connection.close());
+        self.with_connection(BrowserConnection::close);
     }
 
     /// Connects now, resuming after the last event received: after [`Sse::close`] or a
-    /// failure, or instead of waiting out the backoff (a "retry now" button).
+    /// failure, or instead of waiting out the backoff (a "retry now" button). An open
+    /// connection stays as it is.
     pub fn open(&self) {
-        self.with_connection(|connection| connection.connect_now());
+        self.with_connection(BrowserConnection::open);
     }
 
     /// The signal of the last decode error of `event_type`, made on first use under the owner
@@ -443,13 +433,22 @@ impl Sse {
         });
     }
 
-    fn with_connection(&self, f: impl FnOnce(&Connection)) {
+    /// Runs `f` on this handle's connection, with its key there.
+    fn with_connection(&self, f: impl FnOnce(&BrowserConnection, u64)) {
         let connection = self
             .handle
-            .and_then(|stored| stored.try_with_value(|handle| handle.connection.clone()))
+            .and_then(|stored| {
+                stored.try_with_value(|handle| {
+                    let key = handle.user_key;
+                    handle
+                        .connection
+                        .clone()
+                        .map(|connection| (connection, key))
+                })
+            })
             .flatten();
-        if let Some(connection) = connection {
-            f(&connection);
+        if let Some((connection, key)) = connection {
+            f(&connection, key);
         }
     }
 

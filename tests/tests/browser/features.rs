@@ -220,7 +220,7 @@ async fn a_reload_resumes_from_session_storage() {
     .await;
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct TradeWithWrongShape {
     quantity: String,
 }

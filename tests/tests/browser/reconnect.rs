@@ -220,7 +220,7 @@ async fn server_errors_back_off_then_recover() {
     clear_faults().await;
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct TickWithNumericSymbol {
     symbol: u64,
 }
@@ -387,6 +387,62 @@ async fn components_on_one_url_share_one_connection() {
     assert_eq!(diagnostics::live_connections(), before + 1);
 
     // The last user unmounts: the connection closes.
+    second.cleanup();
+    assert_eq!(diagnostics::live_connections(), before);
+}
+
+#[wasm_bindgen_test]
+async fn one_component_closing_or_pausing_leaves_a_shared_connection_to_the_others() {
+    clear_faults().await;
+    let _ = any_spawner::Executor::init_wasm_bindgen();
+    let before = diagnostics::live_connections();
+    let (first, second) = (Owner::new(), Owner::new());
+    let first_sse = first.with(|| use_sse(url("/api/ticker")));
+    let second_sse = second.with(|| use_sse(url("/api/ticker")));
+    let seen_by_second = second.with(|| tick_seqs(second_sse));
+    wait_for(
+        "ticks",
+        PATIENCE,
+        || (seen_by_second.borrow().len() >= 3).then_some(()),
+        || "no ticks".into(),
+    )
+    .await;
+    assert_eq!(diagnostics::live_connections(), before + 1);
+
+    // The first closes, then pauses: the second goes on receiving, with no gap.
+    first_sse.close();
+    first_sse.pause();
+    let count = seen_by_second.borrow().len();
+    wait_for(
+        "ticks after the first closed",
+        PATIENCE,
+        || (seen_by_second.borrow().len() > count + 5).then_some(()),
+        || format!("{:?}", second_sse.state().get_untracked()),
+    )
+    .await;
+    assert!(second_sse.state().get_untracked().is_open());
+    assert!(first_sse.state().get_untracked().is_open());
+    assert_consecutive(&seen_by_second.borrow());
+
+    // The second closes too: now the connection closes, for both.
+    second_sse.close();
+    assert_eq!(second_sse.state().get_untracked(), ConnectionState::Closed);
+    assert_eq!(first_sse.state().get_untracked(), ConnectionState::Closed);
+    let at_close = seen_by_second.borrow().len();
+    sleep(Duration::from_millis(300)).await;
+    assert_eq!(seen_by_second.borrow().len(), at_close, "ticks after both closed");
+
+    // Either opening again reconnects it, resuming where it stopped.
+    first_sse.open();
+    wait_for(
+        "ticks after reopening",
+        PATIENCE,
+        || (seen_by_second.borrow().len() > at_close + 5).then_some(()),
+        || format!("{:?}", second_sse.state().get_untracked()),
+    )
+    .await;
+    assert_consecutive(&seen_by_second.borrow());
+    first.cleanup();
     second.cleanup();
     assert_eq!(diagnostics::live_connections(), before);
 }

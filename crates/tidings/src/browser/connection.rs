@@ -1,35 +1,30 @@
 //! One connection to one stream: it runs the [state machine](crate::sans_io::reconnect) and carries out
-//! its actions: it owns the live transport, the backoff timer, the watchdog and the browser
+//! its actions: it owns the live transport, the backoff timer, the watchdog and the page
 //! listeners (online/offline, visibility), routes each event to the subscribers of its type, and
-//! keeps the state and last-event-ID signals current.
+//! keeps the state and last-event-ID signals of its users current.
+//!
+//! It acts on the world only through an [`Env`]: in the page that is the [`Browser`], and the
+//! native tests drive it with a fake clock and scripted transports.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
+use std::time::Duration;
 
-use gloo_events::EventListener;
-use gloo_timers::callback::Timeout;
 use leptos::prelude::*;
 
-use super::transport::event_source::EventSourceTransport;
-use super::transport::http::{HttpRequest, HttpTransport};
-use super::transport::{Active, EventId, Sink, TransportEvent, last_event_id_of, probe};
+use super::env::{Browser, Env, OpenTransport, Opening, PageEvent};
+use super::subscriber::Delivery;
+pub(crate) use super::subscriber::Handler;
+use super::transport::{EventId, HttpRequest, Sink, TransportEvent, last_event_id_of};
 use crate::options::SseOptions;
 use crate::sans_io::fallback::Chooser;
 use crate::sans_io::reconnect::{Action, Failure, Input, Machine};
 use crate::sans_io::resume::{poll_url_for, url_with_last_event_id};
-use crate::sans_io::state::{ConnectionState, FailReason, Timestamp, Transport};
+use crate::sans_io::state::{ConnectionState, Transport};
 
-/// What a [`Handler`] calls: `(data, last event ID)`.
-pub(crate) type Callback = Rc<dyn Fn(&str, &str)>;
-
-/// A subscriber to one event type: called with the event's data and, if it wants it, its last
-/// event ID (otherwise with `""`, sparing a copy of the ID per event).
-#[derive(Clone)]
-pub(crate) struct Handler {
-    pub(crate) call: Callback,
-    pub(crate) wants_id: bool,
-}
+#[cfg(test)]
+mod tests;
 
 /// The signals of one user of a connection (an [`Sse`](crate::Sse) handle), which the connection
 /// keeps current. Each user owns its own, so that none outlives the component that made it.
@@ -40,44 +35,65 @@ pub(crate) struct Outputs {
     pub(crate) stream_error: RwSignal<Option<tidings_wire::ParseError>>,
 }
 
-pub(crate) struct Connection {
-    this: Weak<Connection>,
+/// What one user of a connection wants of it. The connection follows the most open wish
+/// among its users: it is open while any user wants it open, paused while the others paused,
+/// and closed once every user closed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Intent {
+    Closed,
+    Paused,
+    Open,
+}
+
+/// One user of a connection (an [`Sse`](crate::Sse) handle).
+struct User {
+    key: u64,
+    outputs: Outputs,
+    intent: Intent,
+}
+
+/// A connection in the page.
+pub(crate) type BrowserConnection = Connection<Browser>;
+
+pub(crate) struct Connection<E: Env> {
+    this: Weak<Connection<E>>,
+    env: E,
     options: SseOptions,
-    /// Every user's signals, by user key.
-    outputs: RefCell<Vec<(u64, Outputs)>>,
+    /// Every user, with its signals and what it wants.
+    users: RefCell<Vec<User>>,
     /// The ID to resume from: the last event's, or the initial one from the options.
     last_event_id: RefCell<Option<String>>,
     /// A newer ID than `last_event_id`, still the browser's string: see [`EventId`].
     pending_id: RefCell<Option<wasm_bindgen::JsValue>>,
     url: RefCell<String>,
     subscribers: RefCell<HashMap<String, Vec<(u64, Handler)>>>,
-    /// Per event type, the subscribers as of the last change: see [`Connection::handlers_of`].
-    snapshots: RefCell<HashMap<String, Rc<[Handler]>>>,
-    /// Pending while a changed last event ID is yet to be shown to the signals.
-    id_publisher: RefCell<Option<Timeout>>,
+    /// Per event type, the subscribers as of the last change: see [`Connection::delivery_of`].
+    snapshots: RefCell<HashMap<String, Rc<Delivery>>>,
     next_subscriber: Cell<u64>,
     machine: RefCell<Machine>,
     chooser: RefCell<Chooser>,
-    transport: RefCell<Option<Active>>,
+    transport: RefCell<Option<E::Transport>>,
     /// The kind of the transport open now.
     kind: Cell<Transport>,
     /// While polling in auto mode: when to try streaming again.
-    switch_timer: RefCell<Option<Timeout>>,
+    switch_timer: RefCell<Option<E::Timer>>,
     /// Counts transports opened: reports from an older one (or its probe) are ignored.
     generation: Cell<u64>,
-    timer: RefCell<Option<Timeout>>,
-    watchdog: RefCell<Option<Timeout>>,
+    timer: RefCell<Option<E::Timer>>,
+    watchdog: RefCell<Option<E::Timer>>,
+    /// Pending while a changed last event ID is yet to be shown to the signals.
+    id_publisher: RefCell<Option<E::Timer>>,
     /// When the transport last showed life (opened, or brought bytes), in milliseconds.
     last_activity: Cell<f64>,
     /// online/offline and visibility listeners, added on the first connection.
-    browser_listeners: RefCell<Vec<EventListener>>,
+    page_listeners: RefCell<Option<E::Listeners>>,
 }
 
-impl Connection {
+impl<E: Env> Connection<E> {
     /// A connection, not yet connected, that resumes after `start_id` if given, else after
     /// [`SseOptions::last_event_id`] or the persisted ID.
-    pub(crate) fn new(options: SseOptions, start_id: Option<String>) -> Rc<Self> {
-        let seed = (js_random() * u64::MAX as f64) as u64;
+    pub(crate) fn new(env: E, options: SseOptions, start_id: Option<String>) -> Rc<Self> {
+        let seed = (env.random() * u64::MAX as f64) as u64;
         let machine = Machine::new(options.policy.clone(), seed);
         let chooser = Chooser::new(
             options.mode,
@@ -86,14 +102,18 @@ impl Connection {
         );
         let last_event_id = start_id
             .or_else(|| options.last_event_id.clone())
-            .or_else(|| options.persist_key.as_deref().and_then(stored_id));
+            .or_else(|| {
+                let key = options.persist_key.as_deref()?;
+                env.stored_id(key)
+            });
         super::diagnostics::opened_connection();
         Rc::new_cyclic(|this| Self {
             this: this.clone(),
+            env,
             last_event_id: RefCell::new(last_event_id),
             pending_id: RefCell::new(None),
             options,
-            outputs: RefCell::new(Vec::new()),
+            users: RefCell::new(Vec::new()),
             url: RefCell::new(String::new()),
             subscribers: RefCell::new(HashMap::new()),
             snapshots: RefCell::new(HashMap::new()),
@@ -108,7 +128,7 @@ impl Connection {
             timer: RefCell::new(None),
             watchdog: RefCell::new(None),
             last_activity: Cell::new(0.0),
-            browser_listeners: RefCell::new(Vec::new()),
+            page_listeners: RefCell::new(None),
         })
     }
 
@@ -122,22 +142,98 @@ impl Connection {
         self.url.borrow().clone()
     }
 
-    /// Adds a user's signals, bringing them up to date. Returns a key for
-    /// [`Connection::remove_outputs`].
-    pub(crate) fn add_outputs(&self, outputs: Outputs) -> u64 {
+    /// Adds a user who wants the connection open, with its signals, bringing them up to date;
+    /// reconnects if every other user had paused or closed it. Returns the user's key, for
+    /// [`Connection::pause`] and the like, and [`Connection::remove_user`].
+    pub(crate) fn add_user(&self, outputs: Outputs) -> u64 {
         let key = self.next_subscriber.get();
         self.next_subscriber.set(key + 1);
         outputs.state.set(self.machine.borrow().state());
         outputs.last_event_id.set(self.resume_id());
-        self.outputs.borrow_mut().push((key, outputs));
+        self.change_users(|users| {
+            users.push(User {
+                key,
+                outputs,
+                intent: Intent::Open,
+            });
+        });
         key
     }
 
-    /// Removes a user's signals; returns how many users are left.
-    pub(crate) fn remove_outputs(&self, key: u64) -> usize {
-        let mut outputs = self.outputs.borrow_mut();
-        outputs.retain(|(k, _)| *k != key);
-        outputs.len()
+    /// Removes a user; returns how many are left. The others' wishes decide what the connection
+    /// does next (with none left, the caller shuts it down).
+    pub(crate) fn remove_user(&self, key: u64) -> usize {
+        self.change_users(|users| users.retain(|user| user.key != key));
+        self.users.borrow().len()
+    }
+
+    /// User `key` pauses: the connection pauses once no user wants it open (a user that paused
+    /// while others keep it open goes on receiving events, so it misses none).
+    pub(crate) fn pause(&self, key: u64) {
+        self.update_intent(key, |intent| match intent {
+            Intent::Open => Intent::Paused,
+            other => other,
+        });
+    }
+
+    /// User `key` resumes after [`Connection::pause`].
+    pub(crate) fn resume(&self, key: u64) {
+        self.update_intent(key, |intent| match intent {
+            Intent::Paused => Intent::Open,
+            other => other,
+        });
+    }
+
+    /// User `key` closes: the connection closes once every user closed it.
+    pub(crate) fn close(&self, key: u64) {
+        self.update_intent(key, |_| Intent::Closed);
+    }
+
+    /// User `key` wants the connection open now: it reconnects at once unless it is open or
+    /// opening (after a close or a failure, or instead of waiting out a backoff).
+    pub(crate) fn open(&self, key: u64) {
+        let changed = self.update_intent(key, |_| Intent::Open);
+        let opening = matches!(
+            self.machine.borrow().state(),
+            ConnectionState::Open { .. } | ConnectionState::Connecting { .. }
+        );
+        if !changed && !opening && !self.url.borrow().is_empty() {
+            self.feed(Input::ConnectNow);
+        }
+    }
+
+    /// Changes what user `key` wants; returns whether the connection changed course.
+    fn update_intent(&self, key: u64, change: impl Fn(Intent) -> Intent) -> bool {
+        self.change_users(|users| {
+            for user in users.iter_mut().filter(|user| user.key == key) {
+                user.intent = change(user.intent);
+            }
+        })
+    }
+
+    /// What the users want together: the most open of their wishes.
+    fn intent(&self) -> Option<Intent> {
+        self.users.borrow().iter().map(|user| user.intent).max()
+    }
+
+    /// Changes the users, then makes the connection follow what they want now. Returns whether
+    /// that changed.
+    fn change_users(&self, change: impl FnOnce(&mut Vec<User>)) -> bool {
+        let before = self.intent();
+        change(&mut self.users.borrow_mut());
+        let (Some(before), Some(after)) = (before, self.intent()) else {
+            return false;
+        };
+        if before == after {
+            return false;
+        }
+        self.feed(match after {
+            Intent::Open if before == Intent::Paused => Input::Resume,
+            Intent::Open => Input::ConnectNow,
+            Intent::Paused => Input::Pause,
+            Intent::Closed => Input::Close,
+        });
+        true
     }
 
     /// Adds a subscriber for `event_type`, and listens for it on the live transport. Returns a
@@ -151,7 +247,7 @@ impl Connection {
             .or_default()
             .push((key, handler));
         self.snapshots.borrow_mut().remove(event_type);
-        if let Some(Active::EventSource(transport)) = self.transport.borrow().as_ref() {
+        if let Some(transport) = self.transport.borrow().as_ref() {
             transport.listen(event_type);
         }
         key
@@ -165,33 +261,11 @@ impl Connection {
         self.snapshots.borrow_mut().clear();
     }
 
-    /// Connects to `url` (closing any current connection); an empty URL just disconnects.
+    /// Connects to `url`.
     pub(crate) fn connect(&self, url: &str) {
         *self.url.borrow_mut() = url.to_owned();
-        self.listen_to_the_browser();
+        self.watch_the_page();
         self.feed(Input::Start);
-    }
-
-    /// Connects now: after [`Connection::close`], a failure, or while waiting to retry.
-    pub(crate) fn connect_now(&self) {
-        if !self.url.borrow().is_empty() {
-            self.feed(Input::ConnectNow);
-        }
-    }
-
-    /// Pauses the connection until [`Connection::resume`].
-    pub(crate) fn pause(&self) {
-        self.feed(Input::Pause);
-    }
-
-    /// Resumes a paused connection, from the last event ID.
-    pub(crate) fn resume(&self) {
-        self.feed(Input::Resume);
-    }
-
-    /// Closes the connection for good (until [`Connection::connect_now`]).
-    pub(crate) fn close(&self) {
-        self.feed(Input::Close);
     }
 
     /// Drops the transport, timers and listeners, without touching the signals (they may already
@@ -203,12 +277,12 @@ impl Connection {
         drop(self.watchdog.borrow_mut().take());
         drop(self.switch_timer.borrow_mut().take());
         drop(self.id_publisher.borrow_mut().take());
-        self.browser_listeners.borrow_mut().clear();
+        drop(self.page_listeners.borrow_mut().take());
     }
 
     /// Runs the machine on `input` and carries out what it asks.
     fn feed(&self, input: Input) {
-        let actions = self.machine.borrow_mut().handle(input, now());
+        let actions = self.machine.borrow_mut().handle(input, self.env.now());
         self.publish_state(self.machine.borrow().state());
         for action in actions {
             match action {
@@ -220,12 +294,7 @@ impl Connection {
                     drop(self.switch_timer.borrow_mut().take());
                 }
                 Action::StartTimer(delay) => {
-                    let this = self.this.clone();
-                    let timer = Timeout::new(millis(delay), move || {
-                        if let Some(connection) = this.upgrade() {
-                            connection.feed(Input::Timer);
-                        }
-                    });
+                    let timer = self.after(delay, |connection| connection.feed(Input::Timer));
                     *self.timer.borrow_mut() = Some(timer);
                 }
                 Action::CancelTimer => drop(self.timer.borrow_mut().take()),
@@ -241,7 +310,10 @@ impl Connection {
     fn open_transport(&self) {
         let generation = self.generation.get() + 1;
         self.generation.set(generation);
-        let chosen = self.chooser.borrow_mut().next(now(), browser_can_stream());
+        let chosen = self
+            .chooser
+            .borrow_mut()
+            .next(self.env.now(), self.env.can_stream());
         // A new EventSource cannot send Last-Event-ID: a resume by header goes over fetch.
         let kind = self
             .options
@@ -256,44 +328,33 @@ impl Connection {
                 connection.on_transport_event(event, generation);
             }
         });
-        let opened = match kind {
-            Transport::EventSource => {
-                let event_types: Vec<String> = self.subscribers.borrow().keys().cloned().collect();
-                EventSourceTransport::open(
-                    &self.resume_url(),
-                    self.options.with_credentials,
-                    self.options.max_event_size,
-                    event_types.iter().map(String::as_str),
-                    sink,
-                )
-                .map(Active::EventSource)
-            }
-            Transport::Fetch => Ok(Active::Http {
-                _abort_on_drop: HttpTransport::stream(self.http_request(self.url()), sink),
-            }),
+        let opening = match kind {
+            Transport::EventSource => Opening::EventSource {
+                url: self.resume_url(),
+                with_credentials: self.options.with_credentials,
+                max_event_size: self.options.max_event_size,
+                event_types: self.subscribers.borrow().keys().cloned().collect(),
+            },
+            Transport::Fetch => Opening::Fetch(self.http_request(self.url())),
             Transport::Polling => {
                 let url = self
                     .options
                     .poll_url
                     .clone()
                     .unwrap_or_else(|| poll_url_for(&self.url()));
-                let interval = self.options.poll_interval;
-                Ok(Active::Http {
-                    _abort_on_drop: HttpTransport::poll(self.http_request(url), interval, sink),
-                })
+                Opening::Poll {
+                    request: self.http_request(url),
+                    interval: self.options.poll_interval,
+                }
             }
         };
-        match opened {
+        match self.env.open(opening, sink) {
             Ok(transport) => {
                 *self.transport.borrow_mut() = Some(transport);
                 self.arm_watchdog();
             }
-            Err(message) => {
-                self.feed(Input::Close);
-                self.publish_state(ConnectionState::Failed {
-                    reason: FailReason::InvalidUrl { message },
-                });
-            }
+            // Kept as the machine's state, so that a user who joins later sees it too.
+            Err(message) => self.fail(Failure::InvalidUrl(message)),
         }
     }
 
@@ -317,7 +378,7 @@ impl Connection {
         let failure = if kind == Transport::Polling {
             chooser.polling_failed(failure)
         } else {
-            chooser.failed(kind, &failure, now());
+            chooser.failed(kind, &failure, self.env.now());
             failure
         };
         drop(chooser);
@@ -360,7 +421,7 @@ impl Connection {
                 error,
                 last_event_id,
             } => {
-                self.last_activity.set(super::clock::now_millis());
+                self.last_activity.set(self.env.now().0);
                 leptos::logging::warn!("tidings: {error}");
                 self.note_last_event_id(EventId::Text(last_event_id));
                 self.publish_stream_error(&error);
@@ -377,17 +438,16 @@ impl Connection {
             TransportEvent::Closed => {
                 // The browser gave up and does not say why: ask the server once, then decide.
                 drop(self.transport.borrow_mut().take());
-                let url = self.resume_url();
-                let with_credentials = self.options.with_credentials;
                 let this = self.this.clone();
-                super::diagnostics::spawn(async move {
-                    let failure = probe(&url, with_credentials).await;
+                let report = move |failure| {
                     if let Some(connection) = this.upgrade()
                         && connection.generation.get() == generation
                     {
                         connection.fail(failure);
                     }
-                });
+                };
+                self.env
+                    .probe(self.resume_url(), self.options.with_credentials, report);
             }
         }
     }
@@ -400,22 +460,17 @@ impl Connection {
         if self.kind.get() != Transport::Polling {
             return;
         }
-        let this = self.this.clone();
-        let timer = Timeout::new(millis(after), move || {
-            if let Some(connection) = this.upgrade() {
-                connection.feed(Input::ConnectNow);
-            }
-        });
+        let timer = self.after(after, |connection| connection.feed(Input::ConnectNow));
         *self.switch_timer.borrow_mut() = Some(timer);
     }
 
     fn deliver(&self, event_type: &str, data: &str, last_event_id: EventId<'_>) {
-        let handlers = self.handlers_of(event_type);
+        let delivery = self.delivery_of(event_type);
         // The ID as text, made only if a subscriber asks for it.
         let copied;
         let id = match last_event_id {
             EventId::Text(id) => id,
-            EventId::Js(id) if handlers.iter().any(|handler| handler.wants_id) => {
+            EventId::Js(id) if delivery.wants_id => {
                 copied = id
                     .borrow()
                     .as_ref()
@@ -426,8 +481,12 @@ impl Connection {
             EventId::Js(_) => "",
         };
         self.note_last_event_id(last_event_id);
-        for handler in handlers.iter() {
-            (handler.call)(data, if handler.wants_id { id } else { "" });
+        if !delivery.is_empty() {
+            delivery.deliver(tidings_wire::EventRef {
+                event_type,
+                data,
+                last_event_id: id,
+            });
         }
     }
 
@@ -440,10 +499,28 @@ impl Connection {
         self.last_event_id.borrow().clone()
     }
 
+    /// Calls `f` with this connection after `delay`, unless it is gone by then.
+    fn after(&self, delay: Duration, f: impl FnOnce(&Self) + 'static) -> E::Timer {
+        let this = self.this.clone();
+        self.env.timeout(delay, move || {
+            if let Some(connection) = this.upgrade() {
+                f(&connection);
+            }
+        })
+    }
+
+    /// Every user's signals.
+    fn outputs(&self) -> Vec<Outputs> {
+        self.users
+            .borrow()
+            .iter()
+            .map(|user| user.outputs)
+            .collect()
+    }
+
     /// Shows a skipped event's error to every user's signal.
     fn publish_stream_error(&self, error: &tidings_wire::ParseError) {
-        let outputs: Vec<Outputs> = self.outputs.borrow().iter().map(|(_, o)| *o).collect();
-        for output in outputs {
+        for output in self.outputs() {
             // A user whose component is gone has disposed signals: skip it.
             let _ = output.stream_error.try_set(Some(error.clone()));
         }
@@ -477,7 +554,8 @@ impl Connection {
                 .replace((!last_event_id.is_empty()).then(|| last_event_id.to_owned()));
             // Kept at once when asked: a reload right after must not replay this event.
             if let Some(key) = &self.options.persist_key {
-                store_id(key, Some(last_event_id).filter(|id| !id.is_empty()));
+                self.env
+                    .store_id(key, Some(last_event_id).filter(|id| !id.is_empty()));
             }
             self.schedule_id_publisher();
         }
@@ -487,19 +565,14 @@ impl Connection {
     /// out of wasm, too dear to make for every event for nothing).
     fn note_activity(&self) {
         if self.watchdog.borrow().is_some() {
-            self.last_activity.set(super::clock::now_millis());
+            self.last_activity.set(self.env.now().0);
         }
     }
 
     /// Shows the last event ID to the signals soon, once for a whole burst of events.
     fn schedule_id_publisher(&self) {
         if self.id_publisher.borrow().is_none() {
-            let this = self.this.clone();
-            let timer = Timeout::new(0, move || {
-                if let Some(connection) = this.upgrade() {
-                    connection.publish_last_event_id();
-                }
-            });
+            let timer = self.after(Duration::ZERO, Self::publish_last_event_id);
             *self.id_publisher.borrow_mut() = Some(timer);
         }
     }
@@ -508,8 +581,7 @@ impl Connection {
     fn publish_last_event_id(&self) {
         drop(self.id_publisher.borrow_mut().take());
         let id = self.resume_id();
-        let outputs: Vec<Outputs> = self.outputs.borrow().iter().map(|(_, o)| *o).collect();
-        for output in outputs {
+        for output in self.outputs() {
             // A user whose component is gone has disposed signals: skip it.
             if output
                 .last_event_id
@@ -523,31 +595,27 @@ impl Connection {
 
     /// The subscribers of `event_type`, as a snapshot that stays valid while they run (a
     /// subscriber may subscribe or close); rebuilt only when the subscriptions change.
-    fn handlers_of(&self, event_type: &str) -> Rc<[Handler]> {
-        if let Some(handlers) = self.snapshots.borrow().get(event_type) {
-            return handlers.clone();
+    fn delivery_of(&self, event_type: &str) -> Rc<Delivery> {
+        if let Some(delivery) = self.snapshots.borrow().get(event_type) {
+            return delivery.clone();
         }
-        let handlers: Rc<[Handler]> = self
-            .subscribers
-            .borrow()
-            .get(event_type)
-            .map(|handlers| {
-                handlers
-                    .iter()
-                    .map(|(_, handler)| handler.clone())
-                    .collect()
-            })
-            .unwrap_or_else(|| Rc::from(Vec::new()));
+        let delivery = Rc::new(Delivery::new(
+            self.subscribers
+                .borrow()
+                .get(event_type)
+                .into_iter()
+                .flatten()
+                .map(|(_, handler)| handler.clone()),
+        ));
         self.snapshots
             .borrow_mut()
-            .insert(event_type.to_owned(), handlers.clone());
-        handlers
+            .insert(event_type.to_owned(), delivery.clone());
+        delivery
     }
 
     /// Shows `state` to every user.
     fn publish_state(&self, state: ConnectionState) {
-        let outputs: Vec<Outputs> = self.outputs.borrow().iter().map(|(_, o)| *o).collect();
-        for output in outputs {
+        for output in self.outputs() {
             if output.state.try_with_untracked(|current| *current != state) == Some(true) {
                 let _ = output.state.try_set(state.clone());
             }
@@ -559,130 +627,55 @@ impl Connection {
     /// Events only note their time (`last_activity`): one timer per period, not one per event,
     /// checks it when it fires, and either declares the stream stalled or waits out the rest.
     fn arm_watchdog(&self) {
-        self.last_activity.set(super::clock::now_millis());
+        self.last_activity.set(self.env.now().0);
         let stall_after = self.chooser.borrow().stall_after(self.kind.get());
         let Some(stale_after) = self.options.stale_after.or(stall_after) else {
             return;
         };
-        self.watch_for(stale_after, millis(stale_after));
+        self.watch_for(stale_after, stale_after);
     }
 
-    /// Checks for silence in `delay` milliseconds.
-    fn watch_for(&self, stale_after: std::time::Duration, delay: u32) {
-        let this = self.this.clone();
-        let watchdog = Timeout::new(delay, move || {
-            let Some(connection) = this.upgrade() else {
-                return;
-            };
-            let quiet = super::clock::now_millis() - connection.last_activity.get();
+    /// Checks for silence after `delay`.
+    fn watch_for(&self, stale_after: Duration, delay: Duration) {
+        let watchdog = self.after(delay, move |connection| {
+            let quiet = connection.env.now().0 - connection.last_activity.get();
             let limit = stale_after.as_secs_f64() * 1000.0;
             if quiet >= limit {
                 connection.fail(Failure::Stalled);
             } else {
                 // Something arrived meanwhile: wait out the rest of the period after it.
-                connection.watch_for(stale_after, (limit - quiet).ceil().max(1.0) as u32);
+                let rest = Duration::from_millis((limit - quiet).ceil().max(1.0) as u64);
+                connection.watch_for(stale_after, rest);
             }
         });
         *self.watchdog.borrow_mut() = Some(watchdog);
     }
 
     /// Listens for online/offline (and visibility, when pausing hidden pages), once.
-    fn listen_to_the_browser(&self) {
-        let mut listeners = self.browser_listeners.borrow_mut();
-        if !listeners.is_empty() {
+    fn watch_the_page(&self) {
+        if self.page_listeners.borrow().is_some() {
             return;
         }
-        let Some(window) = web_sys::window() else {
-            return;
-        };
-        for (name, input) in [("online", Input::Online), ("offline", Input::Offline)] {
-            let this = self.this.clone();
-            listeners.push(EventListener::new(&window, name, move |_| {
-                if let Some(connection) = this.upgrade() {
-                    connection.feed(input.clone());
-                }
-            }));
-        }
-        if self.options.pause_when_hidden
-            && let Some(document) = window.document()
-        {
-            let this = self.this.clone();
-            let watched = document.clone();
-            listeners.push(EventListener::new(
-                &document,
-                "visibilitychange",
-                move |_| {
-                    if let Some(connection) = this.upgrade() {
-                        connection.feed(if watched.hidden() {
-                            Input::Hidden
-                        } else {
-                            Input::Visible
-                        });
-                    }
-                },
-            ));
-        }
+        let this = self.this.clone();
+        let on_event = Rc::new(move |event| {
+            if let Some(connection) = this.upgrade() {
+                connection.feed(match event {
+                    PageEvent::Online => Input::Online,
+                    PageEvent::Offline => Input::Offline,
+                    PageEvent::Hidden => Input::Hidden,
+                    PageEvent::Visible => Input::Visible,
+                });
+            }
+        });
+        let listeners = self
+            .env
+            .watch_page(self.options.pause_when_hidden, on_event);
+        *self.page_listeners.borrow_mut() = listeners;
     }
 }
 
-impl Drop for Connection {
+impl<E: Env> Drop for Connection<E> {
     fn drop(&mut self) {
         super::diagnostics::closed_connection();
-    }
-}
-
-/// The session-storage key under which the last event ID of `key` is kept.
-fn storage_key(key: &str) -> String {
-    format!("tidings:last-event-id:{key}")
-}
-
-fn session_storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.session_storage().ok().flatten()
-}
-
-/// The last event ID kept for `key` by an earlier page of this session, if any.
-fn stored_id(key: &str) -> Option<String> {
-    session_storage()?
-        .get_item(&storage_key(key))
-        .ok()
-        .flatten()
-}
-
-/// Keeps `id` for `key` for the rest of the session (storage may be full or disabled: then it
-/// is simply not kept).
-fn store_id(key: &str, id: Option<&str>) {
-    if let Some(storage) = session_storage() {
-        let _ = match id {
-            Some(id) => storage.set_item(&storage_key(key), id),
-            None => storage.remove_item(&storage_key(key)),
-        };
-    }
-}
-
-/// Whether this browser can stream: `fetch` with readable bodies and `EventSource`.
-fn browser_can_stream() -> bool {
-    let Some(window) = web_sys::window() else {
-        return false;
-    };
-    ["ReadableStream", "EventSource"].iter().all(|name| {
-        js_sys::Reflect::has(&window, &wasm_bindgen::JsValue::from_str(name)).unwrap_or(false)
-    })
-}
-
-fn now() -> Timestamp {
-    Timestamp(super::clock::now_millis())
-}
-
-fn millis(duration: std::time::Duration) -> u32 {
-    u32::try_from(duration.as_millis()).unwrap_or(u32::MAX)
-}
-
-/// A random number in `[0, 1)` for the jitter seed; fixed off the browser (server-side
-/// rendering never connects).
-fn js_random() -> f64 {
-    if cfg!(target_arch = "wasm32") {
-        js_sys::Math::random()
-    } else {
-        0.5
     }
 }

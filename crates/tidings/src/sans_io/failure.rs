@@ -27,6 +27,8 @@ pub(crate) enum Failure {
     /// The browser would not make the request (an invalid method or header): the app's
     /// mistake, which retrying cannot fix.
     InvalidRequest(String),
+    /// The browser could not parse the stream's URL: the app's mistake too.
+    InvalidUrl(String),
 }
 
 /// The failures that retrying cannot fix.
@@ -52,6 +54,9 @@ pub(crate) fn permanent(failure: &Failure) -> Option<FailReason> {
             content_type: content_type.clone(),
         }),
         Failure::InvalidRequest(message) => Some(FailReason::InvalidRequest {
+            message: message.clone(),
+        }),
+        Failure::InvalidUrl(message) => Some(FailReason::InvalidUrl {
             message: message.clone(),
         }),
         _ => None,

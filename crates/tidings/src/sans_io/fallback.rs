@@ -199,7 +199,8 @@ impl Chooser {
             }
             Failure::WrongContentType(_)
             | Failure::PollingUnavailable { .. }
-            | Failure::InvalidRequest(_) => None,
+            | Failure::InvalidRequest(_)
+            | Failure::InvalidUrl(_) => None,
         };
         match reason {
             Some(reason) => {

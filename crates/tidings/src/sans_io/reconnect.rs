@@ -416,9 +416,10 @@ impl Machine {
             }
             Failure::Stalled => DisconnectReason::Stalled,
             Failure::PollingUnavailable { status } => DisconnectReason::PollingUnavailable(status),
-            Failure::Network | Failure::WrongContentType(_) | Failure::InvalidRequest(_) => {
-                DisconnectReason::Network
-            }
+            Failure::Network
+            | Failure::WrongContentType(_)
+            | Failure::InvalidRequest(_)
+            | Failure::InvalidUrl(_) => DisconnectReason::Network,
         };
         let at = Timestamp(now.0 + delay.as_secs_f64() * 1000.0);
         self.phase = Phase::Waiting { at, reason };

@@ -19,26 +19,12 @@ use web_sys::{
     RequestCredentials,
 };
 
-use super::{EventId, Sink, TransportEvent};
+use super::{EventId, HttpRequest, Sink, TransportEvent};
 use crate::browser::diagnostics;
-use crate::options::RequestOptions;
 use crate::sans_io::failure::{Failure, classify};
 
 /// How many bytes of an error answer's body a failure carries.
 const EXCERPT: usize = 200;
-
-/// What one connection asks for.
-#[derive(Clone)]
-pub(crate) struct HttpRequest {
-    pub(crate) url: String,
-    pub(crate) options: RequestOptions,
-    pub(crate) with_credentials: bool,
-    pub(crate) last_event_id: Option<String>,
-    /// The query parameter that also carries the last event ID, if the options ask for one.
-    pub(crate) id_param: Option<String>,
-    /// The largest event accepted, in bytes.
-    pub(crate) max_event_size: usize,
-}
 
 /// A running fetch-based transport: dropping it aborts the request.
 pub(crate) struct HttpTransport {

@@ -8,15 +8,20 @@ mod probe;
 
 pub(crate) use probe::probe;
 
+use crate::options::RequestOptions;
 use crate::sans_io::failure::Failure;
 
-/// The transport a connection has open now.
-pub(crate) enum Active {
-    EventSource(event_source::EventSourceTransport),
-    /// Fetch streaming or polling: held only so that dropping it aborts the request.
-    Http {
-        _abort_on_drop: http::HttpTransport,
-    },
+/// What a fetch-based transport asks for.
+#[derive(Clone)]
+pub(crate) struct HttpRequest {
+    pub(crate) url: String,
+    pub(crate) options: RequestOptions,
+    pub(crate) with_credentials: bool,
+    pub(crate) last_event_id: Option<String>,
+    /// The query parameter that also carries the last event ID, if the options ask for one.
+    pub(crate) id_param: Option<String>,
+    /// The largest event accepted, in bytes.
+    pub(crate) max_event_size: usize,
 }
 
 /// What a transport reports to its connection.

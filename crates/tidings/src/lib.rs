@@ -65,7 +65,11 @@
 //!
 //! Components that open the same URL with equal options share one connection: each keeps its
 //! own signals and subscriptions, which end with it; the connection closes when the last user
-//! unmounts.
+//! unmounts. [`Sse::pause`] and [`Sse::close`] act for one component: the connection pauses once
+//! none of its users wants it open, and closes once all of them closed it. Options with
+//! callbacks of their own are not equal: name a [`Sharing::Group`] to share anyway, or ask for a
+//! connection of its own with [`Sharing::Own`] ([`SseOptions::sharing`]). Passing the `Copy`
+//! [`Sse`] handle to child components shares it too.
 //!
 //! # Server-side rendering
 //!
@@ -95,7 +99,7 @@ pub mod ssr;
 pub use browser::diagnostics;
 pub use component::ConnectionBadge;
 pub use hook::{ArcDecodeError, Sse, use_sse, use_sse_with_options};
-pub use options::SseOptions;
+pub use options::{Sharing, SseOptions};
 pub use sans_io::fallback::{FallbackPolicy, TransportMode};
 pub use sans_io::reconnect::ReconnectPolicy;
 pub use sans_io::resume::ResumeVia;

@@ -108,6 +108,44 @@ pub struct SseOptions {
     pub(crate) fallback: FallbackPolicy,
     pub(crate) max_event_size: usize,
     pub(crate) resume: ResumeVia,
+    pub(crate) sharing: Sharing,
+}
+
+/// Which connection a [`use_sse`](crate::use_sse) call uses: one it shares with other calls in
+/// the page for the same URL, or one of its own. See [`SseOptions::sharing`].
+///
+/// ```
+/// use tidings::{Sharing, SseOptions};
+///
+/// // Every component that names the group shares one connection, made with the options of
+/// // the first one to connect, whatever the others pass (callbacks included).
+/// let options = SseOptions::default()
+///     .on_give_up(|| leptos::logging::warn!("gone"))
+///     .sharing(Sharing::group("ticker"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Sharing {
+    /// Shares with the calls for the same URL whose options are equal (the default). Options
+    /// are equal when every setting is, and callbacks only when they are the same one (clones
+    /// of one `SseOptions`): two components that each pass their own closure get two
+    /// connections. Debug builds log a warning naming the settings that differ when that
+    /// happens; name a [`Sharing::Group`] to share anyway.
+    #[default]
+    EqualOptions,
+    /// Shares with every call for the same URL that names this group, with the options of the
+    /// one that opened the connection.
+    Group(String),
+    /// A connection of its own, shared with no other call.
+    Own,
+}
+
+impl Sharing {
+    /// [`Sharing::Group`] named `name`.
+    #[must_use]
+    pub fn group(name: impl Into<String>) -> Self {
+        Self::Group(name.into())
+    }
 }
 
 impl Default for SseOptions {
@@ -127,6 +165,7 @@ impl Default for SseOptions {
             fallback: FallbackPolicy::default(),
             max_event_size: tidings_wire::DEFAULT_MAX_EVENT_SIZE,
             resume: ResumeVia::default(),
+            sharing: Sharing::default(),
         }
     }
 }
@@ -148,32 +187,59 @@ impl fmt::Debug for SseOptions {
             .field("fallback", &self.fallback)
             .field("max_event_size", &self.max_event_size)
             .field("resume", &self.resume)
+            .field("sharing", &self.sharing)
             .finish()
     }
 }
 
 /// Options are equal when every setting is; callbacks are equal when they are the same one
-/// (clones of one `SseOptions`). Users of one URL with equal options share a connection.
+/// (clones of one `SseOptions`). See [`Sharing::EqualOptions`].
 impl PartialEq for SseOptions {
     fn eq(&self, other: &Self) -> bool {
-        self.with_credentials == other.with_credentials
-            && self.last_event_id == other.last_event_id
-            && self.policy == other.policy
-            && self.stale_after == other.stale_after
-            && self.pause_when_hidden == other.pause_when_hidden
-            && self.persist_key == other.persist_key
-            && self.mode == other.mode
-            && self.request == other.request
-            && self.poll_url == other.poll_url
-            && self.poll_interval == other.poll_interval
-            && self.fallback == other.fallback
-            && self.max_event_size == other.max_event_size
-            && self.resume == other.resume
-            && match (&self.on_give_up, &other.on_give_up) {
-                (None, None) => true,
-                (Some(a), Some(b)) => Rc::ptr_eq(a, b),
-                _ => false,
-            }
+        self.differences(other).is_empty()
+    }
+}
+
+impl SseOptions {
+    /// The names of the settings in which `self` and `other` differ.
+    pub(crate) fn differences(&self, other: &Self) -> Vec<&'static str> {
+        let same_callback = match (&self.on_give_up, &other.on_give_up) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Rc::ptr_eq(a, b),
+            _ => false,
+        };
+        [
+            (
+                "with_credentials",
+                self.with_credentials == other.with_credentials,
+            ),
+            ("last_event_id", self.last_event_id == other.last_event_id),
+            ("reconnect", self.policy == other.policy),
+            ("stale_after", self.stale_after == other.stale_after),
+            (
+                "pause_when_hidden",
+                self.pause_when_hidden == other.pause_when_hidden,
+            ),
+            (
+                "persist_last_event_id",
+                self.persist_key == other.persist_key,
+            ),
+            ("transport", self.mode == other.mode),
+            ("method, headers or body", self.request == other.request),
+            ("poll_url", self.poll_url == other.poll_url),
+            ("poll_interval", self.poll_interval == other.poll_interval),
+            ("fallback", self.fallback == other.fallback),
+            (
+                "max_event_size",
+                self.max_event_size == other.max_event_size,
+            ),
+            ("resume_via", self.resume == other.resume),
+            ("on_give_up", same_callback),
+            ("sharing", self.sharing == other.sharing),
+        ]
+        .into_iter()
+        .filter_map(|(name, same)| (!same).then_some(name))
+        .collect()
     }
 }
 
@@ -324,6 +390,13 @@ impl SseOptions {
     /// Calls `callback` when the attempt limit of the [`ReconnectPolicy`] is reached.
     pub fn on_give_up(mut self, callback: impl Fn() + 'static) -> Self {
         self.on_give_up = Some(Rc::new(callback));
+        self
+    }
+
+    /// Which connection this call uses: shared with the calls for the same URL with equal
+    /// options (the default), with those naming the same group, or its own: see [`Sharing`].
+    pub fn sharing(mut self, sharing: Sharing) -> Self {
+        self.sharing = sharing;
         self
     }
 }

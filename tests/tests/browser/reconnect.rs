@@ -430,7 +430,11 @@ async fn one_component_closing_or_pausing_leaves_a_shared_connection_to_the_othe
     assert_eq!(first_sse.state().get_untracked(), ConnectionState::Closed);
     let at_close = seen_by_second.borrow().len();
     sleep(Duration::from_millis(300)).await;
-    assert_eq!(seen_by_second.borrow().len(), at_close, "ticks after both closed");
+    assert_eq!(
+        seen_by_second.borrow().len(),
+        at_close,
+        "ticks after both closed"
+    );
 
     // Either opening again reconnects it, resuming where it stopped.
     first_sse.open();

@@ -24,7 +24,7 @@ use crate::sans_io::state::{
     ConnectionState, DisconnectReason, FailReason, FallbackReason, PauseReason, Timestamp,
     Transport,
 };
-use crate::{FallbackPolicy, ReconnectPolicy, TransportMode};
+use crate::{FallbackPolicy, ReconnectPolicy, Sharing, TransportMode};
 
 /// The fake world; clones share it.
 #[derive(Clone)]
@@ -1090,4 +1090,55 @@ fn subscribers_of_different_types_on_one_event_type_each_decode() {
     assert_eq!(*counted.1.borrow(), [Ok(Counted(7))]);
     assert_eq!(*again.1.borrow(), [Ok(Counted(7))]);
     assert_eq!(*loose.1.borrow(), [Ok(Loose(serde_json::json!(7)))]);
+}
+
+#[test]
+fn a_sharing_group_shares_whatever_the_other_options_and_own_shares_nothing() {
+    let owner = Owner::new();
+    owner.set();
+    let world = World::new();
+    let registry = Registry::<World>::default();
+    let group = || fetch().sharing(Sharing::group("feed")).on_give_up(|| {});
+    let a = registry.acquire(&world, "/events", &group(), None);
+    let b = registry.acquire(
+        &world,
+        "/events",
+        &group().stale_after(Duration::from_secs(9)),
+        None,
+    );
+    assert!(Rc::ptr_eq(&a, &b), "one group, one connection");
+    assert_eq!(a.options().stale_after, None, "the first user's options");
+    let elsewhere = registry.acquire(&world, "/other", &group(), None);
+    let other_group = registry.acquire(
+        &world,
+        "/events",
+        &fetch().sharing(Sharing::group("x")),
+        None,
+    );
+    let equal = registry.acquire(&world, "/events", &fetch(), None);
+    assert!(
+        !Rc::ptr_eq(&a, &elsewhere) && !Rc::ptr_eq(&a, &other_group) && !Rc::ptr_eq(&a, &equal)
+    );
+    let own = || fetch().sharing(Sharing::Own);
+    let (c, d) = (
+        registry.acquire(&world, "/events", &own(), None),
+        registry.acquire(&world, "/events", &own(), None),
+    );
+    assert!(!Rc::ptr_eq(&c, &d));
+    assert_eq!(world.opened(), 6);
+}
+
+#[test]
+fn options_name_the_settings_that_keep_them_from_sharing() {
+    let base = fetch();
+    assert!(base.differences(&base.clone()).is_empty());
+    let with_callback = |options: SseOptions| options.on_give_up(|| {});
+    assert_eq!(
+        with_callback(base.clone()).differences(&with_callback(base.clone())),
+        ["on_give_up"]
+    );
+    assert_eq!(
+        base.differences(&SseOptions::default().stale_after(Duration::from_secs(1))),
+        ["stale_after", "transport"]
+    );
 }

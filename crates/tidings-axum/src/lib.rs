@@ -10,6 +10,8 @@
 //!   `Retry-After`).
 //! - [`redis::RedisChannel`] (feature `redis`): a channel whose log is a Redis stream, so that
 //!   several servers share it: publish on any, deliver on all, resume on any.
+//! - [`AnyChannel`]: either of them behind one type, for an app that runs in memory in one
+//!   deployment and through Redis in another.
 //! - [`deadline::WriteDeadline`]: a listener that cuts off clients that stop reading, which
 //!   nothing in a response body can notice.
 //! - [`LastEventId`]: an extractor for the ID a client resumes from, read from the
@@ -49,6 +51,7 @@
 //! answer `401` or `403` from the handler, before subscribing it.
 #![deny(missing_docs)]
 
+mod any;
 mod channel;
 pub mod deadline;
 mod last_event_id;
@@ -60,6 +63,7 @@ mod stream;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use any::{AnyChannel, PublishError};
 pub use channel::{Channel, ChannelConfig, RESYNC_EVENT};
 pub use last_event_id::{LAST_EVENT_ID_HEADER, LAST_EVENT_ID_PARAM, LastEventId};
 pub use limits::{ConnectionLimiter, ConnectionPermit, LimitExceeded};

@@ -56,20 +56,7 @@ pub enum RedisHealth {
     },
 }
 
-/// Why an event could not be published.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum PublishError {
-    /// The event could not be serialised.
-    #[error(transparent)]
-    Encode(#[from] tidings_wire::EncodeError),
-    /// Redis could not be reached, or refused the event; nothing was published.
-    #[error("Redis is unavailable: {0}")]
-    Unavailable(String),
-    /// An event type contains CR or LF; nothing was published.
-    #[error(transparent)]
-    InvalidEventType(#[from] tidings_wire::InvalidEventType),
-}
+pub use crate::PublishError;
 
 /// How a [`RedisChannel`] is set up.
 #[derive(Debug, Clone)]
@@ -251,7 +238,7 @@ impl RedisChannel {
             Err(error) => {
                 // Made afresh next time.
                 *publisher = None;
-                Err(PublishError::Unavailable(error.to_string()))
+                Err(PublishError::Unavailable(Box::new(error)))
             }
         }
     }
@@ -286,7 +273,7 @@ impl RedisChannel {
                 .client
                 .get_multiplexed_async_connection_with_config(&config)
                 .await
-                .map_err(|error| PublishError::Unavailable(error.to_string()))?;
+                .map_err(|error| PublishError::Unavailable(Box::new(error)))?;
             *publisher = Some(connection);
         }
         Ok(publisher)

@@ -14,14 +14,16 @@ use serde::Deserialize;
 use tidings_axum::LastEventId;
 
 use crate::streams::{self, PeerIp, PollQuery};
-use crate::{AppState, Feed};
+use tidings_axum::AnyChannel;
+
+use crate::AppState;
 
 /// The blog's posts, newest last, and the channel their changes go out on.
 #[derive(Debug, Clone)]
 pub struct Blog {
     posts: Arc<Mutex<BTreeMap<u64, Post>>>,
     /// The stream of `post`, `update`, `delete` and `views` events.
-    pub channel: Feed,
+    pub channel: AnyChannel,
 }
 
 /// `/api/blog` (stream), `/api/blog/poll`, and `/api/blog/posts` for the admin side.
@@ -124,15 +126,18 @@ async fn view(State(state): State<AppState>, Path(id): Path<u64>) -> Response {
     Json(views).into_response()
 }
 
-async fn publish<T: tidings_axum::TypedEvent>(channel: &Feed, event: &T) {
+async fn publish<T: tidings_axum::TypedEvent>(channel: &AnyChannel, event: &T) {
     if let Err(error) = channel.publish(event).await {
-        tracing::error!(%error, "cannot publish a blog event");
+        tracing::error!(
+            error = &error as &dyn std::error::Error,
+            "cannot publish a blog event"
+        );
     }
 }
 
 impl Blog {
     /// An empty blog whose events go out on `channel`.
-    pub fn new(channel: Feed) -> Self {
+    pub fn new(channel: AnyChannel) -> Self {
         Self {
             posts: Arc::default(),
             channel,

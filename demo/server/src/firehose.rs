@@ -43,7 +43,9 @@ async fn burst(State(state): State<AppState>, Json(request): Json<Burst>) -> Res
     // A marker before the burst: a client that resumes after it replays exactly the burst.
     let after = match state.firehose.publish_batch(&[(Some("marker"), "")]).await {
         Ok(mut ids) => ids.pop().unwrap_or_default(),
-        Err(error) => return (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response(),
+        Err(error) => {
+            return (StatusCode::SERVICE_UNAVAILABLE, crate::error_chain(&error)).into_response();
+        }
     };
     let first = SEQ.fetch_add(u64::from(count), Ordering::Relaxed) + 1;
     let seqs: Vec<u64> = (first..first + u64::from(count)).collect();
@@ -57,7 +59,7 @@ async fn burst(State(state): State<AppState>, Json(request): Json<Burst>) -> Res
 
 /// Publishes a tick for each of `seqs`, priced by `price`, in one round trip.
 async fn publish_ticks(
-    feed: &crate::Feed,
+    feed: &tidings_axum::AnyChannel,
     seqs: &[u64],
     price: impl Fn() -> f64,
 ) -> Result<(), String> {
@@ -82,7 +84,7 @@ async fn publish_ticks(
     feed.publish_batch(&events)
         .await
         .map(drop)
-        .map_err(|error| error.to_string())
+        .map_err(|error| crate::error_chain(&error))
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,7 +114,9 @@ async fn paced(State(state): State<AppState>, Json(request): Json<Paced>) -> Res
     let count = request.count.min(1_000_000);
     let after = match state.firehose.publish_batch(&[(Some("marker"), "")]).await {
         Ok(mut ids) => ids.pop().unwrap_or_default(),
-        Err(error) => return (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response(),
+        Err(error) => {
+            return (StatusCode::SERVICE_UNAVAILABLE, crate::error_chain(&error)).into_response();
+        }
     };
     let first = SEQ.fetch_add(u64::from(count), Ordering::Relaxed) + 1;
     let channel = state.firehose.clone();

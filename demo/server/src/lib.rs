@@ -21,7 +21,6 @@ pub mod blog;
 pub mod config;
 pub mod echo;
 pub mod faults;
-pub mod feed;
 pub mod firehose;
 pub mod hostile;
 pub mod jobs;
@@ -36,14 +35,13 @@ use axum::response::Response;
 use axum::routing::get;
 use futures_util::StreamExt;
 use tidings_axum::redis::{RedisChannel, RedisConfig, RedisHealth};
-use tidings_axum::{Channel, ChannelConfig, ConnectionLimiter};
+use tidings_axum::{AnyChannel, ChannelConfig, ConnectionLimiter};
 use tokio::sync::watch;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
 pub use config::Config;
-pub use feed::Feed;
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -51,7 +49,7 @@ pub struct AppState {
     /// The configuration the server started with.
     pub config: Config,
     /// The stock ticker's feed.
-    pub ticker: Feed,
+    pub ticker: AnyChannel,
     /// The live blog.
     pub blog: blog::Blog,
     /// Per-user notifications.
@@ -59,7 +57,7 @@ pub struct AppState {
     /// Long jobs.
     pub jobs: jobs::Jobs,
     /// The firehose, for tests and benchmarks.
-    pub firehose: Feed,
+    pub firehose: AnyChannel,
     /// Fault injection (inert unless `--faults`).
     pub faults: faults::Faults,
     /// Caps on open streams.
@@ -117,14 +115,14 @@ pub fn app_with_state(config: &Config) -> Result<(Router, Closer, AppState), Str
     let channel_config = ChannelConfig::default()
         .capacity(config.replay_capacity)
         .max_age(Some(config.replay_max_age));
-    let feed = |name: &str, channel_config: ChannelConfig| -> Result<Feed, String> {
+    let feed = |name: &str, channel_config: ChannelConfig| -> Result<AnyChannel, String> {
         match &config.redis {
-            None => Ok(Feed::Memory(Channel::with_config(channel_config))),
+            None => Ok(AnyChannel::memory(channel_config)),
             Some(url) => {
                 let key = format!("{}:{name}", config.redis_prefix);
                 let redis = RedisConfig::new(url.as_str(), key).channel(channel_config);
                 RedisChannel::open(redis)
-                    .map(Feed::Redis)
+                    .map(AnyChannel::from)
                     .map_err(|error| format!("--redis {url}: {error}"))
             }
         }
@@ -208,4 +206,16 @@ fn cors(origins: &[HeaderValue]) -> CorsLayer {
             HeaderName::from_static("last-event-id"),
             HeaderName::from_static("x-custom"),
         ])
+}
+
+/// `error` and its causes, as one line: "outer: cause: root cause".
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

@@ -4,11 +4,11 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use crate::Feed;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use tidings_axum::AnyChannel;
 use tidings_axum::deadline::PeerAddr;
 
 use crate::AppState;
@@ -41,7 +41,12 @@ impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
 }
 
 /// A stream of `channel` for one client, resuming after `last_event_id`.
-pub fn open(state: &AppState, feed: &Feed, last_event_id: Option<&str>, peer: PeerIp) -> Response {
+pub fn open(
+    state: &AppState,
+    feed: &AnyChannel,
+    last_event_id: Option<&str>,
+    peer: PeerIp,
+) -> Response {
     let (stall, slow) = match state.faults.verdict() {
         Verdict::Refuse(response) => return response,
         Verdict::Serve { stall, slow } => (stall, slow),
@@ -74,7 +79,7 @@ pub struct PollQuery {
 /// One long-poll of `channel`: the events after `last_event_id`, or the first to come.
 pub async fn poll(
     state: &AppState,
-    feed: &Feed,
+    feed: &AnyChannel,
     last_event_id: Option<&str>,
     query: &PollQuery,
 ) -> Response {

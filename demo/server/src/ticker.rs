@@ -11,7 +11,9 @@ use demo_events::{Tick, Trade};
 use tidings_axum::LastEventId;
 
 use crate::streams::{self, PeerIp, PollQuery};
-use crate::{AppState, Feed};
+use tidings_axum::AnyChannel;
+
+use crate::AppState;
 
 /// The symbols on the ticker, with their opening prices.
 const SYMBOLS: [(&str, f64); 3] = [("ACME", 120.0), ("GLOBX", 48.5), ("INITECH", 310.25)];
@@ -24,7 +26,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Starts the ticker's task: a tick every `interval` into `channel`, until the runtime stops.
-pub fn start(channel: Feed, interval: Duration) {
+pub fn start(channel: AnyChannel, interval: Duration) {
     tokio::spawn(async move {
         let mut prices = PriceWalk::new();
         let mut clock = tokio::time::interval(interval);
@@ -33,12 +35,18 @@ pub fn start(channel: Feed, interval: Duration) {
             clock.tick().await;
             let (tick, trade) = prices.next(seq);
             if let Err(error) = channel.publish(&tick).await {
-                tracing::error!(%error, "cannot publish a tick");
+                tracing::error!(
+                    error = &error as &dyn std::error::Error,
+                    "cannot publish a tick"
+                );
             }
             if let Some(trade) = trade
                 && let Err(error) = channel.publish(&trade).await
             {
-                tracing::error!(%error, "cannot publish a trade");
+                tracing::error!(
+                    error = &error as &dyn std::error::Error,
+                    "cannot publish a trade"
+                );
             }
         }
     });

@@ -328,7 +328,8 @@ async fn follow(shared: std::sync::Weak<Shared>, mirror: Channel) {
         drop(strong);
         let error = match mirror_stream(&client, &key, capacity, &mirror, &health).await {
             Ok(()) => return,
-            Err(error) => error,
+            // Kept as text for the health signal, which clients of the channel read.
+            Err(error) => error.to_string(),
         };
         let was_up = *health.borrow() == RedisHealth::Up;
         health.send_if_modified(|state| match state {
@@ -363,14 +364,13 @@ async fn mirror_stream(
     capacity: usize,
     mirror: &Channel,
     health: &watch::Sender<RedisHealth>,
-) -> Result<(), String> {
+) -> Result<(), redis::RedisError> {
     let config = AsyncConnectionConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(2)))
         .set_response_timeout(Some(BLOCK + Duration::from_secs(5)));
     let mut connection = client
         .get_multiplexed_async_connection_with_config(&config)
-        .await
-        .map_err(|error| error.to_string())?;
+        .await?;
     if mirror.newest_key() == (0, 0) {
         backfill(&mut connection, key, capacity, mirror).await?;
     } else {
@@ -390,8 +390,7 @@ async fn mirror_stream(
             .arg(key)
             .arg(format!("{ms}-{n}"))
             .query_async(&mut connection)
-            .await
-            .map_err(|error| error.to_string())?;
+            .await?;
         for stream in reply.into_iter().flat_map(|reply| reply.keys) {
             for entry in &stream.ids {
                 append(mirror, entry);
@@ -406,7 +405,7 @@ async fn backfill(
     key: &str,
     capacity: usize,
     mirror: &Channel,
-) -> Result<(), String> {
+) -> Result<(), redis::RedisError> {
     // One more than kept: the oldest one read marks the horizon.
     let reply: StreamRangeReply = redis::cmd("XREVRANGE")
         .arg(key)
@@ -415,8 +414,7 @@ async fn backfill(
         .arg("COUNT")
         .arg(capacity + 1)
         .query_async(connection)
-        .await
-        .map_err(|error| error.to_string())?;
+        .await?;
     let mut entries = reply.ids;
     entries.reverse();
     if entries.len() > capacity
@@ -437,7 +435,7 @@ async fn check_for_hole(
     connection: &mut MultiplexedConnection,
     key: &str,
     mirror: &Channel,
-) -> Result<(), String> {
+) -> Result<(), redis::RedisError> {
     let newest = mirror.newest_key();
     // The oldest entry Redis still has after the newest mirrored, and the one just before.
     let next: StreamRangeReply = redis::cmd("XRANGE")
@@ -447,8 +445,7 @@ async fn check_for_hole(
         .arg("COUNT")
         .arg(1)
         .query_async(&mut *connection)
-        .await
-        .map_err(|error| error.to_string())?;
+        .await?;
     let Some(next) = next.ids.first() else {
         return Ok(());
     };
@@ -462,8 +459,7 @@ async fn check_for_hole(
         .arg("COUNT")
         .arg(1)
         .query_async(&mut *connection)
-        .await
-        .map_err(|error| error.to_string())?;
+        .await?;
     let previous: Option<Key> = previous
         .ids
         .first()

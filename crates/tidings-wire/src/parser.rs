@@ -174,6 +174,7 @@ impl Parser {
     ///
     /// If `max_event_size` is zero: no event could ever be received.
     #[must_use]
+    #[track_caller]
     pub fn with_max_event_size(max_event_size: usize) -> Self {
         assert!(
             max_event_size > 0,

@@ -79,6 +79,7 @@ pub trait TypedEvent: Serialize + DeserializeOwned {
     /// # Panics
     ///
     /// If [`NAME`](TypedEvent::NAME) contains CR or LF.
+    #[track_caller]
     fn to_frame(&self) -> Result<Frame, EncodeError> {
         Ok(Frame::new().event(Self::NAME).data(&self.encode()?))
     }

@@ -159,9 +159,13 @@ async fn excerpt(response: &Response) -> String {
     String::from_utf8_lossy(&bytes).trim().to_owned()
 }
 
-/// Reads `response`'s body chunk by chunk until it ends or `on_chunk` says stop; `Err` if the
-/// read failed (the connection dropped, or the transport was dropped).
-async fn read(response: &Response, mut on_chunk: impl FnMut(&[u8]) -> bool) -> Result<(), ()> {
+/// A body that stopped before its end: the connection dropped, or the transport was dropped
+/// (which aborts the request). The browser says no more than that.
+#[derive(Debug)]
+struct Broken;
+
+/// Reads `response`'s body chunk by chunk until it ends or `on_chunk` says stop.
+async fn read(response: &Response, mut on_chunk: impl FnMut(&[u8]) -> bool) -> Result<(), Broken> {
     let Some(body) = response.body() else {
         return Ok(());
     };
@@ -170,7 +174,7 @@ async fn read(response: &Response, mut on_chunk: impl FnMut(&[u8]) -> bool) -> R
     loop {
         let result: ReadableStreamReadResult = JsFuture::from(reader.read())
             .await
-            .map_err(|_| ())?
+            .map_err(|_| Broken)?
             .unchecked_into();
         if result.get_done().unwrap_or(true) {
             return Ok(());
@@ -232,13 +236,13 @@ impl Reader {
         }
     }
 
-    /// Reads `response` to its end, reporting what arrives; `Err` if the read broke.
+    /// Reads `response` to its end, reporting what arrives.
     async fn follow(
         &mut self,
         response: &Response,
         alive: &Cell<bool>,
         sink: &Sink,
-    ) -> Result<(), ()> {
+    ) -> Result<(), Broken> {
         read(response, |chunk| {
             if alive.get() {
                 deliver(&mut self.parser, chunk, &mut self.retry, sink);

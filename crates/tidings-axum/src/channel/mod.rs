@@ -20,10 +20,10 @@ use crate::EventStream;
 pub use tidings_wire::RESYNC_EVENT;
 use tidings_wire::protocol::ResyncReason;
 
-/// How far (in the milliseconds of its IDs) an external ID may be ahead of the newest event a
-/// mirror holds and still be taken for an event not mirrored yet.
 #[cfg(feature = "redis")]
-const MIRROR_LAG: Duration = Duration::from_secs(60);
+mod mirror;
+#[cfg(feature = "redis")]
+pub(crate) use mirror::parse_external_id;
 
 /// How many log entries a stream sends in one write.
 const BATCH: usize = 256;
@@ -146,14 +146,6 @@ struct Log {
     horizon: Key,
 }
 
-impl Log {
-    /// The key of the newest event kept, or the horizon if none is.
-    #[cfg(feature = "redis")]
-    fn newest_key(&self) -> Key {
-        self.entries.back().map_or(self.horizon, |entry| entry.key)
-    }
-}
-
 struct Entry {
     seq: u64,
     key: Key,
@@ -271,13 +263,6 @@ impl Channel {
         )
     }
 
-    /// A channel whose events come from another log, with that log's IDs: see
-    /// [`Channel::append_external`].
-    #[cfg(feature = "redis")]
-    pub(crate) fn mirror(config: ChannelConfig) -> Self {
-        Self::with_ids(config, Ids::External)
-    }
-
     fn with_ids(config: ChannelConfig, ids: Ids) -> Self {
         Self {
             shared: Arc::new(Shared {
@@ -344,50 +329,6 @@ impl Channel {
         drop(log);
         self.shared.next_seq.send_replace(seq + 1);
         Ok(id)
-    }
-
-    /// Appends an event that got `id` (with order `key`) in the log this channel mirrors.
-    /// Returns `Ok(false)`, appending nothing, unless `key` is newer than every event kept.
-    ///
-    /// # Errors
-    ///
-    /// Entries come from outside the program: one whose type would corrupt the stream is
-    /// refused with [`InvalidEventType`] (for the mirror to log), never a panic.
-    #[cfg(feature = "redis")]
-    pub(crate) fn append_external(
-        &self,
-        id: &str,
-        key: Key,
-        event_type: Option<&str>,
-        data: &str,
-    ) -> Result<bool, InvalidEventType> {
-        if let Some(event_type) = event_type {
-            check_event_type(event_type)?;
-        }
-        let mut log = self.write_log();
-        if key <= log.newest_key() {
-            return Ok(false);
-        }
-        let seq = log.next_seq;
-        self.push(&mut log, key, id, event_type, data);
-        drop(log);
-        self.shared.next_seq.send_replace(seq + 1);
-        Ok(true)
-    }
-
-    /// Forgets every event kept, and declares that the events up to `horizon` are lost: clients
-    /// resuming from before it resync. For a mirror that found a hole in what it mirrors.
-    #[cfg(feature = "redis")]
-    pub(crate) fn reset_external(&self, horizon: Key) {
-        let mut log = self.write_log();
-        log.entries.clear();
-        log.horizon = log.horizon.max(horizon);
-    }
-
-    /// The key of the newest event kept, or the horizon if none is.
-    #[cfg(feature = "redis")]
-    pub(crate) fn newest_key(&self) -> Key {
-        self.read_log().newest_key()
     }
 
     fn push(&self, log: &mut Log, key: Key, id: &str, event_type: Option<&str>, data: &str) {
@@ -653,16 +594,6 @@ impl Channel {
         }
     }
 
-    /// Whether `key` is an external ID so far ahead of everything mirrored that it is not a lag
-    /// but an ID from another stream.
-    #[cfg(feature = "redis")]
-    fn far_ahead_of_mirror(&self, log: &Log, key: Key) -> bool {
-        let newest = log.newest_key();
-        matches!(self.shared.ids, Ids::External)
-            && newest != (0, 0)
-            && key.0 > newest.0.saturating_add(MIRROR_LAG.as_millis() as u64)
-    }
-
     /// Without mirrors, no ID is external.
     #[cfg(not(feature = "redis"))]
     fn far_ahead_of_mirror(&self, _log: &Log, _key: Key) -> bool {
@@ -682,17 +613,6 @@ impl Channel {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-}
-
-/// The order of a Redis-style ID, `<ms>-<n>`.
-#[cfg(feature = "redis")]
-pub(crate) fn parse_external_id(id: &str) -> Option<Key> {
-    let (ms, n) = id.split_once('-')?;
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(ms) || !digits(n) {
-        return None;
-    }
-    Some((ms.parse().ok()?, n.parse().ok()?))
 }
 
 enum Batch {

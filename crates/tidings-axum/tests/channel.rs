@@ -440,3 +440,28 @@ async fn an_empty_log_names_a_position_before_its_next_event() {
     let mut client = connect(&aged, "/events", Some(&position)).await;
     assert_eq!(datas(&client.events(1).await), ["4"]);
 }
+
+#[tokio::test]
+async fn a_long_poll_answers_at_most_about_a_mebibyte_and_the_next_polls_get_the_rest() {
+    let channel = Channel::new();
+    let post = "p".repeat(100_000);
+    let first = channel.publish_data(Some("post"), "start");
+    let ids: Vec<String> = (0..40)
+        .map(|_| channel.publish_data(Some("post"), &post))
+        .collect();
+    // A backlog of 4 MB: each answer carries part of it; polling on from the last ID
+    // received gets the rest, each event once.
+    let (mut from, mut seen, mut answers) = (first, Vec::new(), 0);
+    while seen.len() < ids.len() {
+        let mut poll = connect(&channel, "/poll?wait_ms=0", Some(&from)).await;
+        let events = poll.rest().await;
+        let size: usize = events.iter().map(|event| event.data.len()).sum();
+        assert!(size <= 1_100_000, "one answer carried {size} bytes");
+        let last = events.last().expect("an answer with events");
+        from = last.last_event_id.clone();
+        seen.extend(events.into_iter().map(|event| event.last_event_id));
+        answers += 1;
+    }
+    assert_eq!(seen, ids);
+    assert!(answers >= 4, "{answers} answers");
+}

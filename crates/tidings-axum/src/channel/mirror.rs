@@ -60,6 +60,7 @@ impl Channel {
     pub(crate) fn reset_external(&self, horizon: Key) {
         let mut log = self.write_log();
         log.entries.clear();
+        log.bytes = 0;
         log.horizon = log.horizon.max(horizon);
     }
 

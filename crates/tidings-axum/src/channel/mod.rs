@@ -2,7 +2,8 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
@@ -25,8 +26,18 @@ mod mirror;
 #[cfg(feature = "redis")]
 pub(crate) use mirror::parse_external_id;
 
-/// How many log entries a stream sends in one write.
+/// How many log entries a stream sends in one write, at most.
 const BATCH: usize = 256;
+/// How many bytes a stream sends in one write, at most (a larger event goes alone).
+const BATCH_BYTES: usize = 64 * 1024;
+/// Frames from this size up are sent as the log holds them, shared by every subscriber and
+/// poll, rather than copied into a write with their neighbours.
+const SHARE_FROM: usize = 4 * 1024;
+/// How many bytes one long-poll answers with, at most (a larger event goes alone): the client
+/// polls again, from the last event it got, for the rest.
+pub(crate) const POLL_BYTES: usize = 1024 * 1024;
+/// What the log keeps at most, in bytes of encoded events, by default.
+const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
 
 /// How much a [`Channel`] remembers for replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,13 +45,16 @@ const BATCH: usize = 256;
 pub struct ChannelConfig {
     capacity: usize,
     max_age: Option<Duration>,
+    max_bytes: usize,
 }
 
 impl Default for ChannelConfig {
+    /// 10 000 events, 5 minutes, 64 MiB: whichever limit is reached first.
     fn default() -> Self {
         Self {
             capacity: 10_000,
             max_age: Some(Duration::from_secs(300)),
+            max_bytes: DEFAULT_MAX_BYTES,
         }
     }
 }
@@ -65,9 +79,25 @@ impl ChannelConfig {
     }
 
     /// Keeps events for replay for at most `max_age` (default 5 minutes); `None` keeps them
-    /// until `capacity` pushes them out.
+    /// until `capacity` pushes them out. Expired events are dropped when they expire, even on
+    /// a channel nobody publishes to or subscribes to any more (within a Tokio runtime).
     pub fn max_age(mut self, max_age: Option<Duration>) -> Self {
         self.max_age = max_age;
+        self
+    }
+
+    /// Keeps at most `bytes` of encoded events for replay (default 64 MiB), dropping the
+    /// oldest first; the newest event is always kept, whatever its size. Events are encoded
+    /// once and shared by every subscriber, so this bounds the log's memory however many
+    /// clients read it.
+    ///
+    /// # Panics
+    ///
+    /// If `bytes` is zero.
+    #[track_caller]
+    pub fn max_bytes(mut self, bytes: usize) -> Self {
+        assert!(bytes > 0, "a channel must keep at least one byte");
+        self.max_bytes = bytes;
         self
     }
 }
@@ -121,6 +151,8 @@ struct Shared {
     config: ChannelConfig,
     ids: Ids,
     log: RwLock<Log>,
+    /// Whether the task that drops expired events runs.
+    expiring: AtomicBool,
     /// The sequence number the next event will get: subscribers wait for it to move.
     next_seq: watch::Sender<u64>,
 }
@@ -140,6 +172,8 @@ pub(crate) type Key = (u64, u64);
 
 struct Log {
     entries: VecDeque<Entry>,
+    /// The encoded size of the entries kept.
+    bytes: usize,
     next_seq: u64,
     /// Every event after this key is in the log (or still to come); the ones at or before it
     /// may have been evicted. A client whose ID is older must resync.
@@ -270,10 +304,12 @@ impl Channel {
                 ids,
                 log: RwLock::new(Log {
                     entries: VecDeque::new(),
+                    bytes: 0,
                     next_seq: 1,
                     horizon: (0, 0),
                 }),
                 next_seq: watch::Sender::new(1),
+                expiring: AtomicBool::new(false),
             }),
         }
     }
@@ -339,16 +375,19 @@ impl Channel {
         }
         let frame = frame.id(id).data(data);
         let now = Instant::now();
+        let bytes = Bytes::from(frame.into_string());
+        log.bytes += bytes.len();
         log.entries.push_back(Entry {
             seq,
             key,
             id: id.into(),
             event_type: event_type.map(Into::into),
             published: now,
-            bytes: Bytes::from(frame.into_string()),
+            bytes,
         });
         log.next_seq = seq + 1;
         self.evict(log, now);
+        self.expire_in_background();
     }
 
     /// A router that serves this channel at `path` the way the `tidings` client expects:
@@ -400,41 +439,45 @@ impl Channel {
         let channel = self.clone();
         let body =
             stream::once(async move { channel.wait_for_events(prefix, cursor, after, wait).await })
-                .filter_map(|body| async move { body });
+                .flat_map(stream::iter);
         EventStream::from_bytes(body).without_keep_alive()
     }
 
     /// The body of a long-poll: `prefix`, then the events from `cursor` on, waiting up to `wait`
-    /// for the first; `None` if there is nothing to send.
+    /// for the first, and at most [`POLL_BYTES`] of them (the client polls again for the rest).
+    /// Large events are the log's own bytes, not copies. Empty if there is nothing to send.
     async fn wait_for_events(
         &self,
         prefix: Option<Bytes>,
         mut cursor: u64,
         after: Key,
         wait: Duration,
-    ) -> Option<Bytes> {
-        let mut body = BytesMut::new();
-        if let Some(prefix) = prefix {
-            body.extend_from_slice(&prefix);
-        }
+    ) -> Vec<Bytes> {
+        let mut body: Vec<Bytes> = prefix.into_iter().collect();
         let mut changes = self.shared.next_seq.subscribe();
         let deadline = Instant::now() + wait;
         loop {
             // Marked before reading, so that an event published after the read wakes the wait.
             changes.mark_unchanged();
-            match self.read_batch(cursor, after) {
-                Batch::Events(bytes, next) => {
-                    body.extend_from_slice(&bytes);
+            match self.read_batch(cursor, after, POLL_BYTES) {
+                Batch::Events(chunks, next) => {
+                    let mut sent: usize = chunks.iter().map(Bytes::len).sum();
+                    body.extend(chunks);
                     cursor = next;
-                    // Whatever else has arrived meanwhile goes in the same response.
-                    while let Batch::Events(bytes, next) = self.read_batch(cursor, after) {
-                        body.extend_from_slice(&bytes);
+                    // Whatever else has arrived meanwhile goes in the same answer, up to its
+                    // size.
+                    while sent < POLL_BYTES
+                        && let Batch::Events(chunks, next) =
+                            self.read_batch(cursor, after, POLL_BYTES - sent)
+                    {
+                        sent += chunks.iter().map(Bytes::len).sum::<usize>();
+                        body.extend(chunks);
                         cursor = next;
                     }
                     break;
                 }
                 Batch::Lagged(resync) => {
-                    body.extend_from_slice(&resync);
+                    body.push(resync);
                     break;
                 }
                 Batch::Empty(_) if !body.is_empty() => break,
@@ -446,7 +489,7 @@ impl Channel {
                 Ok(Err(_)) | Err(_) => break,
             }
         }
-        (!body.is_empty()).then(|| body.freeze())
+        body
     }
 
     /// The ID of the newest event, if any is kept.
@@ -471,6 +514,7 @@ impl Channel {
     /// Where a subscriber with `last_event_id` starts, and the resync frame it gets first, if
     /// any.
     fn start(&self, last_event_id: Option<&str>) -> (Option<Bytes>, u64, Key) {
+        self.expire_in_background();
         let mut log = self.write_log();
         self.evict(&mut log, Instant::now());
         let start = match last_event_id {
@@ -517,9 +561,9 @@ impl Channel {
             move |(channel, mut changes, mut cursor)| async move {
                 loop {
                     changes.mark_unchanged();
-                    match channel.read_batch(cursor, after) {
-                        Batch::Events(bytes, next) => {
-                            return Some((bytes, (channel, changes, next)));
+                    match channel.read_batch(cursor, after, BATCH_BYTES) {
+                        Batch::Events(chunks, next) => {
+                            return Some((chunks, (channel, changes, next)));
                         }
                         // Its next event has left the log: end the stream; the client reconnects
                         // with its last ID and is told to resync.
@@ -531,11 +575,13 @@ impl Channel {
                 }
             },
         )
+        .flat_map(stream::iter)
     }
 
-    /// The kept events from `cursor` on whose key is past `after`, at most [`BATCH`] of them,
-    /// as one chunk.
-    fn read_batch(&self, cursor: u64, after: Key) -> Batch {
+    /// The kept events from `cursor` on whose key is past `after`: at most [`BATCH`] of them
+    /// and `budget` bytes (always at least one event). Small frames are copied together into
+    /// one chunk; frames from [`SHARE_FROM`] bytes up are the log's own, shared.
+    fn read_batch(&self, cursor: u64, after: Key, budget: usize) -> Batch {
         let log = self.read_log();
         let Some(oldest) = log.entries.front().map(|entry| entry.seq) else {
             return Batch::Empty(cursor);
@@ -544,40 +590,94 @@ impl Channel {
             return Batch::Lagged(resync_frame(&log, ResyncReason::TooOld));
         }
         let first = usize::try_from(cursor - oldest).unwrap_or(usize::MAX);
-        let mut chunk = BytesMut::new();
+        let mut chunks = Vec::new();
+        let mut small = BytesMut::new();
         let mut next = cursor;
-        let mut taken = 0;
+        let (mut taken, mut size) = (0, 0);
         for entry in log.entries.iter().skip(first) {
+            let len = entry.bytes.len();
+            if taken > 0 && size + len > budget {
+                break;
+            }
             next = entry.seq + 1;
             // Only a subscriber that resumed from an ID newer than the mirror had skips any.
             if entry.key <= after {
                 continue;
             }
-            chunk.extend_from_slice(&entry.bytes);
+            if len < SHARE_FROM {
+                small.extend_from_slice(&entry.bytes);
+            } else {
+                if !small.is_empty() {
+                    chunks.push(small.split().freeze());
+                }
+                chunks.push(entry.bytes.clone());
+            }
             taken += 1;
+            size += len;
             if taken == BATCH {
                 break;
             }
         }
-        if chunk.is_empty() {
+        if !small.is_empty() {
+            chunks.push(small.freeze());
+        }
+        if chunks.is_empty() {
             Batch::Empty(next)
         } else {
-            Batch::Events(chunk.freeze(), next)
+            Batch::Events(chunks, next)
         }
     }
 
     fn evict(&self, log: &mut Log, now: Instant) {
-        let config = &self.shared.config;
-        let max_age = config.max_age;
-        while let Some(front) = log.entries.front() {
-            let too_many = log.entries.len() > config.capacity;
-            let too_old = max_age.is_some_and(|age| now.duration_since(front.published) > age);
-            if !(too_many || too_old) {
-                break;
-            }
-            log.horizon = front.key;
-            log.entries.pop_front();
+        evict(&self.shared.config, log, now);
+    }
+
+    /// Starts, once, the task that drops events as they expire (see
+    /// [`ChannelConfig::max_age`]), if they do and a Tokio runtime is at hand; without one,
+    /// they go when the channel is next used, and the task starts then.
+    fn expire_in_background(&self) {
+        let shared = &self.shared;
+        let Some(max_age) = shared.config.max_age else {
+            return;
+        };
+        if shared.expiring.load(Ordering::Relaxed) {
+            return;
         }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if shared.expiring.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let weak = Arc::downgrade(shared);
+        let mut changes = shared.next_seq.subscribe();
+        runtime.spawn(async move {
+            loop {
+                // The channel is held only while looking, so that the task ends with it.
+                let oldest = {
+                    let Some(shared) = weak.upgrade() else {
+                        return;
+                    };
+                    let mut log = shared.log.write().unwrap_or_else(PoisonError::into_inner);
+                    evict(&shared.config, &mut log, Instant::now());
+                    changes.mark_unchanged();
+                    log.entries.front().map(|entry| entry.published)
+                };
+                match oldest {
+                    Some(published) => {
+                        // Just past its expiry: `evict` drops what is strictly older.
+                        let due = published + max_age + Duration::from_millis(1);
+                        tokio::time::sleep_until(due).await;
+                    }
+                    // None kept: wait for one (or for the channel to go).
+                    None => {
+                        if changes.changed().await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
     }
 
     fn parse_id(&self, id: &str) -> Option<Key> {
@@ -615,9 +715,28 @@ impl Channel {
     }
 }
 
+/// Drops the oldest events while the log keeps more than `config` allows (the newest stays,
+/// whatever its size), moving the horizon past them.
+fn evict(config: &ChannelConfig, log: &mut Log, now: Instant) {
+    while let Some(front) = log.entries.front() {
+        let too_many = log.entries.len() > config.capacity;
+        let too_old = config
+            .max_age
+            .is_some_and(|age| now.duration_since(front.published) > age);
+        let too_big = log.bytes > config.max_bytes && log.entries.len() > 1;
+        if !(too_many || too_old || too_big) {
+            break;
+        }
+        log.horizon = front.key;
+        log.bytes -= front.bytes.len();
+        log.entries.pop_front();
+    }
+}
+
 enum Batch {
-    /// Encoded events, and the cursor after them.
-    Events(Bytes, u64),
+    /// Encoded events (shared with the log, or copied together when small), and the cursor
+    /// after them.
+    Events(Vec<Bytes>, u64),
     /// Nothing new yet (the cursor to go on from: skipped events are passed).
     Empty(u64),
     /// The subscriber's next event has left the log: the resync to send, as of the same look.
@@ -636,4 +755,99 @@ fn resync_frame(log: &Log, reason: ResyncReason) -> Bytes {
             .data(&data)
             .into_string(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The chunks of the next batch from `cursor`.
+    fn batch(channel: &Channel, cursor: u64, budget: usize) -> (Vec<Bytes>, u64) {
+        match channel.read_batch(cursor, (0, 0), budget) {
+            Batch::Events(chunks, next) => (chunks, next),
+            Batch::Empty(_) => panic!("no events"),
+            Batch::Lagged(_) => panic!("lagged"),
+        }
+    }
+
+    /// The log's own bytes of the event with sequence number `seq`.
+    fn kept(channel: &Channel, seq: u64) -> Bytes {
+        let log = channel.read_log();
+        let entry = log.entries.iter().find(|entry| entry.seq == seq);
+        entry.expect("kept").bytes.clone()
+    }
+
+    #[test]
+    fn large_events_are_shared_with_the_log_not_copied() {
+        let channel = Channel::new();
+        let large = "x".repeat(200_000);
+        channel.publish_data(Some("post"), &large);
+        channel.publish_data(Some("post"), &large);
+        for subscriber in 0..3 {
+            let (chunks, next) = batch(&channel, 1, BATCH_BYTES);
+            // One event per batch (each alone is over the budget), pointing into the log.
+            assert_eq!(chunks.len(), 1, "subscriber {subscriber}");
+            assert_eq!(chunks[0].as_ptr(), kept(&channel, 1).as_ptr());
+            assert_eq!(next, 2);
+        }
+        let (chunks, _) = batch(&channel, 2, BATCH_BYTES);
+        assert_eq!(chunks[0].as_ptr(), kept(&channel, 2).as_ptr());
+    }
+
+    #[test]
+    fn batches_are_bounded_in_bytes_and_small_events_go_together() {
+        let channel = Channel::new();
+        let data = "y".repeat(1000);
+        for _ in 0..200 {
+            channel.publish_data(Some("n"), &data);
+        }
+        let (mut cursor, mut batches, mut total) = (1, 0, 0);
+        while cursor <= 200 {
+            let (chunks, next) = batch(&channel, cursor, BATCH_BYTES);
+            let size: usize = chunks.iter().map(Bytes::len).sum();
+            assert!(size <= BATCH_BYTES, "{size} bytes in one write");
+            assert_eq!(chunks.len(), 1, "small events copied together");
+            total += next - cursor;
+            (cursor, batches) = (next, batches + 1);
+        }
+        assert_eq!(total, 200);
+        assert!(batches >= 200 * 1000 / BATCH_BYTES, "{batches} batches");
+    }
+
+    #[test]
+    fn the_log_is_bounded_in_bytes_and_keeps_the_newest_whatever_its_size() {
+        let channel = Channel::with_config(ChannelConfig::default().max_bytes(10_000));
+        let ids: Vec<String> = (0..100)
+            .map(|_| channel.publish_data(None, &"z".repeat(990)))
+            .collect();
+        let (kept, bytes) = {
+            let log = channel.read_log();
+            (log.entries.len(), log.bytes)
+        };
+        assert!(bytes <= 10_000 && kept >= 9, "{kept} events, {bytes} bytes");
+        channel.publish_data(None, &"w".repeat(50_000));
+        assert_eq!(channel.len(), 1);
+        // A client from before the evicted events is told to resync, not left with a gap.
+        let (prefix, _, _) = channel.start(Some(&ids[49]));
+        assert!(prefix.is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn expired_events_go_when_they_expire_even_on_an_idle_channel() {
+        let config = ChannelConfig::default().max_age(Some(Duration::from_secs(60)));
+        let channel = Channel::with_config(config);
+        channel.publish_data(None, "old");
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        channel.publish_data(None, "newer");
+        tokio::time::sleep(Duration::from_secs(31)).await;
+        // Nobody published or subscribed since: the task dropped the first.
+        assert_eq!(channel.len(), 1);
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        assert_eq!(channel.len(), 0);
+        // The task ends with the channel.
+        let shared = Arc::downgrade(&channel.shared);
+        drop(channel);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(shared.upgrade().is_none());
+    }
 }

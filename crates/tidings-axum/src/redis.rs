@@ -15,7 +15,7 @@
 //! for a restart to keep the stream.
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
@@ -103,11 +103,23 @@ struct Shared {
     max_len: usize,
     client: redis::Client,
     /// The publishing connection, made on first use and dropped on error.
-    publisher: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    publisher: tokio::sync::Mutex<Publisher>,
     health: watch::Sender<RedisHealth>,
     /// The mirroring loop, stopped with the channel.
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
+
+/// The connection publishes go through.
+enum Publisher {
+    None,
+    Connected(MultiplexedConnection),
+    /// The last attempt to connect failed, at this time: publishes fail at once until
+    /// [`CONNECT_AGAIN_AFTER`] has passed, rather than each waiting out a connect.
+    Failed(Instant, String),
+}
+
+/// How long after a failed connect publishing fails without trying again.
+const CONNECT_AGAIN_AFTER: Duration = Duration::from_secs(1);
 
 impl Drop for Shared {
     fn drop(&mut self) {
@@ -146,7 +158,7 @@ impl RedisChannel {
             key: config.key,
             max_len: config.max_len,
             client,
-            publisher: tokio::sync::Mutex::new(None),
+            publisher: tokio::sync::Mutex::new(Publisher::None),
             health: watch::Sender::new(RedisHealth::Starting),
             task: Mutex::new(None),
         });
@@ -229,15 +241,13 @@ impl RedisChannel {
         for (event_type, data) in events {
             pipeline.add_command(self.xadd(*event_type, data));
         }
-        let mut publisher = self.publisher().await?;
-        let Some(connection) = publisher.as_mut() else {
-            return Err(PublishError::Unavailable("no connection".into()));
-        };
-        match pipeline.query_async::<Vec<String>>(connection).await {
+        // Multiplexed: every publish shares the connection, none waits behind another's query.
+        let mut connection = self.publisher().await?;
+        match pipeline.query_async::<Vec<String>>(&mut connection).await {
             Ok(ids) => Ok(ids),
             Err(error) => {
                 // Made afresh next time.
-                *publisher = None;
+                *self.shared.publisher.lock().await = Publisher::None;
                 Err(PublishError::Unavailable(Box::new(error)))
             }
         }
@@ -259,24 +269,44 @@ impl RedisChannel {
         command
     }
 
-    /// The publishing connection, made if there is none.
-    async fn publisher(
-        &self,
-    ) -> Result<tokio::sync::MutexGuard<'_, Option<MultiplexedConnection>>, PublishError> {
-        let mut publisher = self.shared.publisher.lock().await;
-        if publisher.is_none() {
-            let config = AsyncConnectionConfig::new()
-                .set_connection_timeout(Some(Duration::from_secs(2)))
-                .set_response_timeout(Some(Duration::from_secs(5)));
-            let connection = self
-                .shared
-                .client
-                .get_multiplexed_async_connection_with_config(&config)
-                .await
-                .map_err(|error| PublishError::Unavailable(Box::new(error)))?;
-            *publisher = Some(connection);
+    /// The publishing connection, made if there is none. While the mirror finds Redis down,
+    /// publishing fails at once with its error rather than each publish waiting out a connect
+    /// of its own; the lock is held only to make or copy the connection, never across a
+    /// query, and one connect serves every publish waiting for it.
+    async fn publisher(&self) -> Result<MultiplexedConnection, PublishError> {
+        if let RedisHealth::Down { error, .. } = self.health() {
+            return Err(PublishError::Unavailable(
+                format!("Redis is down: {error}").into(),
+            ));
         }
-        Ok(publisher)
+        let mut publisher = self.shared.publisher.lock().await;
+        match &*publisher {
+            Publisher::Connected(connection) => return Ok(connection.clone()),
+            Publisher::Failed(at, error) if at.elapsed() < CONNECT_AGAIN_AFTER => {
+                return Err(PublishError::Unavailable(
+                    format!("cannot connect to Redis: {error}").into(),
+                ));
+            }
+            Publisher::Failed(..) | Publisher::None => {}
+        }
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(5)));
+        match self
+            .shared
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+        {
+            Ok(connection) => {
+                *publisher = Publisher::Connected(connection.clone());
+                Ok(connection)
+            }
+            Err(error) => {
+                *publisher = Publisher::Failed(Instant::now(), error.to_string());
+                Err(PublishError::Unavailable(Box::new(error)))
+            }
+        }
     }
 
     /// Whether Redis can be reached now.

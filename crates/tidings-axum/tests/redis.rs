@@ -259,3 +259,62 @@ async fn a_page_rendered_on_one_instance_resumes_on_another() {
     assert_eq!(datas(&on_b.events(5).await), numbered(21..=25));
     assert_eq!(datas(&b.recent("n", 3, &position)), numbered(18..=20));
 }
+
+/// A Redis that accepts connections and never answers, as a hung one does.
+async fn hung_redis() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let url = format!("redis://{}/", listener.local_addr().expect("bound"));
+    let accepting = tokio::spawn(async move {
+        let mut held = Vec::new();
+        // Bounded: a test never makes more.
+        for _ in 0..64 {
+            match listener.accept().await {
+                Ok((socket, _)) => held.push(socket),
+                Err(_) => return,
+            }
+        }
+    });
+    (url, accepting)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishes_to_a_hung_redis_fail_together_not_one_after_another() {
+    let (url, accepting) = hung_redis().await;
+    let channel = RedisChannel::open(RedisConfig::new(url, "hung")).expect("a Redis URL");
+    let started = Instant::now();
+    let publishes: Vec<_> = (0..10)
+        .map(|n| {
+            let channel = channel.clone();
+            tokio::spawn(async move {
+                let outcome = channel.publish_data(Some("n"), &n.to_string()).await;
+                (outcome, started.elapsed())
+            })
+        })
+        .collect();
+    let mut slowest = Duration::ZERO;
+    for publish in publishes {
+        let (outcome, took) = publish.await.expect("joined");
+        assert!(
+            matches!(outcome, Err(tidings_axum::PublishError::Unavailable(_))),
+            "{outcome:?}"
+        );
+        slowest = slowest.max(took);
+    }
+    // One connect attempt (2 s time-out) serves them all: before, each waited for the lock
+    // and made its own, answering after 2, 4, ... 20 s.
+    assert!(
+        slowest < Duration::from_secs(5),
+        "the last answered after {slowest:?}"
+    );
+    // Right after, publishing fails at once instead of connecting again.
+    let again = Instant::now();
+    assert!(channel.publish_data(Some("n"), "x").await.is_err());
+    assert!(
+        again.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        again.elapsed()
+    );
+    accepting.abort();
+}

@@ -66,7 +66,7 @@ pub mod testing;
 pub use any::{AnyChannel, PublishError};
 pub use channel::{Channel, ChannelConfig, RESYNC_EVENT};
 pub use last_event_id::{LAST_EVENT_ID_HEADER, LAST_EVENT_ID_PARAM, LastEventId};
-pub use limits::{ConnectionLimiter, ConnectionPermit, LimitExceeded};
+pub use limits::{ConnectionLimiter, ConnectionPermit, LimitExceeded, limit_connections};
 pub use routes::MAX_POLL_WAIT;
 pub use stream::{DEFAULT_KEEP_ALIVE, EventStream};
 pub use tidings_wire::{Frame, TypedEvent};

@@ -3,10 +3,12 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tidings_wire::Frame;
 
@@ -52,7 +54,35 @@ struct LimiterShared {
     per_address: usize,
     /// The `Retry-After` of refusals, in milliseconds: set on every clone at once.
     retry_after_ms: AtomicU64,
+    /// The proxies whose `X-Forwarded-For` is believed.
+    trusted: RwLock<Vec<Network>>,
     counts: Mutex<Counts>,
+}
+
+/// An address range: the first `prefix` bits of `bits`, IPv4 or IPv6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Network {
+    bits: u128,
+    prefix: u8,
+    v4: bool,
+}
+
+impl Network {
+    fn contains(&self, address: IpAddr) -> bool {
+        let (bits, v4) = match address {
+            IpAddr::V4(v4) => (u128::from(u32::from(v4)), true),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => (u128::from(u32::from(v4)), true),
+                None => (u128::from(v6), false),
+            },
+        };
+        let width = if self.v4 { 32 } else { 128 };
+        let mask = match self.prefix {
+            0 => 0,
+            prefix => (u128::MAX >> (128 - width)) & !((1u128 << (width - u32::from(prefix))) - 1),
+        };
+        v4 == self.v4 && bits & mask == self.bits & mask
+    }
 }
 
 #[derive(Debug, Default)]
@@ -80,6 +110,7 @@ impl ConnectionLimiter {
                 global,
                 per_address,
                 retry_after_ms: AtomicU64::new(5_000),
+                trusted: RwLock::new(Vec::new()),
                 counts: Mutex::new(Counts::default()),
             }),
         }
@@ -93,6 +124,69 @@ impl ConnectionLimiter {
         let millis = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
         self.shared.retry_after_ms.store(millis, Ordering::Relaxed);
         self
+    }
+
+    /// Believes the `X-Forwarded-For` header of requests from the proxies in `network`/`prefix`
+    /// (`10.0.0.0`/8, say, or one address with /32 or /128), for this limiter and every clone:
+    /// see [`ConnectionLimiter::client_address`]. Without it, no header is believed: a client
+    /// could otherwise name any address it likes and escape the per-address cap.
+    ///
+    /// # Panics
+    ///
+    /// If `prefix` is longer than the address (32 bits for IPv4, 128 for IPv6).
+    #[must_use]
+    #[track_caller]
+    pub fn trust_proxy(self, network: IpAddr, prefix: u8) -> Self {
+        let (bits, v4, width) = match network {
+            IpAddr::V4(v4) => (u128::from(u32::from(v4)), true, 32),
+            IpAddr::V6(v6) => (u128::from(v6), false, 128),
+        };
+        assert!(
+            prefix <= width,
+            "a /{prefix} prefix is longer than the address"
+        );
+        self.shared
+            .trusted
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Network { bits, prefix, v4 });
+        self
+    }
+
+    /// The address a request comes from: `peer` (the connection's), unless `peer` is a
+    /// trusted proxy ([`ConnectionLimiter::trust_proxy`]); then the right-most address in
+    /// `X-Forwarded-For` that is not a trusted proxy (the left-most, if every one is). Proxies
+    /// append the address they saw, so entries left of the first untrusted one may be forged.
+    #[must_use]
+    pub fn client_address(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let trusted = self
+            .shared
+            .trusted
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let is_trusted = |address: IpAddr| trusted.iter().any(|network| network.contains(address));
+        if !is_trusted(peer) {
+            return peer;
+        }
+        let forwarded: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .map(str::trim)
+            .collect();
+        let mut client = peer;
+        for hop in forwarded.iter().rev() {
+            // A hop that is not an address ("unknown", garbage): nothing further left is known.
+            let Ok(address) = hop.parse::<IpAddr>() else {
+                break;
+            };
+            client = address;
+            if !is_trusted(address) {
+                break;
+            }
+        }
+        client
     }
 
     /// A permit for one more stream from `address`, or the refusal to send. Hold the permit for
@@ -149,6 +243,95 @@ impl ConnectionLimiter {
             .counts
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Counts every request through the routes it is a layer of against the limiter in its
+/// state, streams and long-polls alike, holding the place until the response body ends (the
+/// client disconnects, or the poll is answered); a request over a cap gets the
+/// [`LimitExceeded`] answer. The client's address is the connection's
+/// (`ConnectInfo<SocketAddr>`, or `ConnectInfo<PeerAddr>` behind a
+/// [`WriteDeadline`](crate::deadline::WriteDeadline) listener) as
+/// [`ConnectionLimiter::client_address`] resolves it (`MockConnectInfo<SocketAddr>` in tests);
+/// without connect info, every request
+/// counts as one unknown client (`0.0.0.0`).
+///
+/// ```
+/// use axum::{Router, middleware};
+/// use tidings_axum::{Channel, ConnectionLimiter, limit_connections};
+///
+/// let limiter = ConnectionLimiter::new(10_000, 8);
+/// let channel = Channel::new();
+/// // GET /events and GET /events/poll, counted together.
+/// let app: Router = channel
+///     .routes("/events")
+///     .route_layer(middleware::from_fn_with_state(limiter, limit_connections));
+/// ```
+pub async fn limit_connections(
+    State(limiter): State<ConnectionLimiter>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let extensions = request.extensions();
+    let peer = extensions
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip())
+        .or_else(|| {
+            extensions
+                .get::<ConnectInfo<crate::deadline::PeerAddr>>()
+                .map(|info| info.0.0.ip())
+        })
+        // What tests put in place of a connection.
+        .or_else(|| {
+            extensions
+                .get::<axum::extract::connect_info::MockConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip())
+        })
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let address = limiter.client_address(peer, request.headers());
+    match limiter.try_acquire(address) {
+        Ok(permit) => next.run(request).await.map(|body| {
+            axum::body::Body::new(Holding {
+                body,
+                permit: Some(permit),
+            })
+        }),
+        Err(refused) => refused.into_response(),
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that holds a permit until it ends or is dropped.
+    struct Holding {
+        #[pin]
+        body: axum::body::Body,
+        permit: Option<ConnectionPermit>,
+    }
+}
+
+impl http_body::Body for Holding {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let frame = this.body.poll_frame(cx);
+        if matches!(frame, std::task::Poll::Ready(None | Some(Err(_)))) {
+            // Ended: the place is free now, not when the server gets round to dropping it.
+            this.permit.take();
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }
 

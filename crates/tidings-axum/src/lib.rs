@@ -14,6 +14,8 @@
 //!   deployment and through Redis in another.
 //! - [`deadline::WriteDeadline`]: a listener that cuts off clients that stop reading, which
 //!   nothing in a response body can notice.
+//! - [`shutdown::Shutdown`]: graceful shutdown that ends the streams (clients resume
+//!   elsewhere) and gives up on connections still open after a deadline.
 //! - [`LastEventId`]: an extractor for the ID a client resumes from, read from the
 //!   `Last-Event-ID` header or, for clients that cannot set headers, the `lastEventId` query
 //!   parameter.
@@ -59,6 +61,7 @@ mod limits;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod routes;
+pub mod shutdown;
 mod stream;
 #[cfg(feature = "testing")]
 pub mod testing;

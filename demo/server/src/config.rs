@@ -49,6 +49,11 @@ pub struct Config {
     #[arg(long = "write-deadline-ms", env = "TIDINGS_DEMO_WRITE_DEADLINE_MS", default_value = "10000", value_parser = parse_millis)]
     pub write_deadline: Duration,
 
+    /// Seconds the server waits, once shutting down, for connections to finish (streams end
+    /// at once; clients that stopped reading are dropped after this).
+    #[arg(long = "shutdown-deadline-secs", env = "TIDINGS_DEMO_SHUTDOWN_DEADLINE_SECS", default_value = "5", value_parser = parse_secs)]
+    pub shutdown_deadline: Duration,
+
     /// The reconnection delay suggested to clients (`retry:`), in milliseconds.
     #[arg(long = "retry-ms", env = "TIDINGS_DEMO_RETRY_MS", default_value = "1000", value_parser = parse_millis)]
     pub retry: Duration,

@@ -29,14 +29,12 @@ pub mod streams;
 pub mod ticker;
 
 use axum::Router;
-use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::response::Response;
 use axum::routing::get;
-use futures_util::StreamExt;
 use tidings_axum::redis::{RedisChannel, RedisConfig, RedisHealth};
+use tidings_axum::shutdown::Shutdown;
 use tidings_axum::{AnyChannel, ChannelConfig, ConnectionLimiter};
-use tokio::sync::watch;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
@@ -62,45 +60,27 @@ pub struct AppState {
     pub faults: faults::Faults,
     /// Caps on open streams.
     pub limiter: ConnectionLimiter,
-    /// Becomes `true` when the server shuts down: every stream then ends.
-    closing: watch::Receiver<bool>,
+    /// Begins when the server shuts down: every stream then ends.
+    shutdown: Shutdown,
 }
 
 impl AppState {
     /// `response` with a body that ends when the server starts shutting down: graceful shutdown
     /// waits for responses to end, and an event stream never ends by itself.
     pub fn until_closing(&self, response: Response) -> Response {
-        let mut closing = self.closing.clone();
-        let closed = async move {
-            if closing.wait_for(|closing| *closing).await.is_err() {
-                // The Closer was dropped: nobody will close the streams.
-                std::future::pending::<()>().await;
-            }
-        };
-        response.map(|body| Body::from_stream(body.into_data_stream().take_until(closed)))
-    }
-}
-
-/// Ends every open stream when told to: see [`app`]. Dropping it leaves streams open.
-#[derive(Debug)]
-pub struct Closer(watch::Sender<bool>);
-
-impl Closer {
-    /// Ends every open stream, so that graceful shutdown can complete.
-    pub fn close_streams(&self) {
-        self.0.send_replace(true);
+        self.shutdown.end(response)
     }
 }
 
 /// The demo's routes, under `/api`, plus the static app when `config.dist` is set, and the
-/// [`Closer`] that ends its streams at shutdown.
+/// [`Shutdown`] that ends its streams: begin it when the server shuts down.
 ///
 /// Starts the feeds' background tasks, so it must be called inside a tokio runtime.
 ///
 /// # Errors
 ///
 /// If `--redis` is not a Redis URL.
-pub fn app(config: &Config) -> Result<(Router, Closer), String> {
+pub fn app(config: &Config) -> Result<(Router, Shutdown), String> {
     app_with_state(config).map(|(app, closer, _)| (app, closer))
 }
 
@@ -110,8 +90,8 @@ pub fn app(config: &Config) -> Result<(Router, Closer), String> {
 /// # Errors
 ///
 /// If `--redis` is not a Redis URL.
-pub fn app_with_state(config: &Config) -> Result<(Router, Closer, AppState), String> {
-    let (closer, closing) = watch::channel(false);
+pub fn app_with_state(config: &Config) -> Result<(Router, Shutdown, AppState), String> {
+    let shutdown = Shutdown::new();
     let channel_config = ChannelConfig::default()
         .capacity(config.replay_capacity)
         .max_age(Some(config.replay_max_age));
@@ -140,7 +120,7 @@ pub fn app_with_state(config: &Config) -> Result<(Router, Closer, AppState), Str
         firehose: feed("firehose", ChannelConfig::default().capacity(200_000))?,
         faults: faults::Faults::new(config.faults),
         limiter: ConnectionLimiter::new(config.max_streams, config.max_streams_per_client),
-        closing,
+        shutdown: shutdown.clone(),
     };
     let api = Router::new()
         .route("/health", get(health))
@@ -161,7 +141,7 @@ pub fn app_with_state(config: &Config) -> Result<(Router, Closer, AppState), Str
     let app = app
         .layer(cors(&config.cors_origins))
         .layer(TraceLayer::new_for_http());
-    Ok((app, Closer(closer), state))
+    Ok((app, shutdown, state))
 }
 
 /// `GET /api/health`: `200 {"status":"ok"}`, or with `--redis` and Redis unreachable,

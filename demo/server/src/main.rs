@@ -19,18 +19,16 @@ async fn main() -> std::io::Result<()> {
     tracing::info!(%addr, dist = ?config.dist, cors = ?config.cors_origins, faults = config.faults, redis = ?config.redis, "demo server listening");
     // A line for scripts and people alike.
     println!("demo-server listening on http://{addr}");
-    let (app, closer) = app(&config).map_err(std::io::Error::other)?;
+    let (app, shutdown) = app(&config).map_err(std::io::Error::other)?;
     // Clients that stop reading are cut off; with the peer's address, for the per-client cap.
     let listener = WriteDeadline::new(listener, config.write_deadline);
-    axum::serve(
+    let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<PeerAddr>(),
     )
-    .with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        closer.close_streams();
-    })
-    .await
+    .with_graceful_shutdown(shutdown.clone().after(shutdown_signal()));
+    // Streams end when shutdown begins; connections still open after the deadline are dropped.
+    shutdown.run(server, config.shutdown_deadline).await
 }
 
 /// Resolves on Ctrl-C or SIGTERM, so that open streams are ended cleanly.

@@ -27,7 +27,7 @@ async fn main() -> std::io::Result<()> {
         .site_root(args.site.to_string_lossy().into_owned())
         .site_addr(addr)
         .build();
-    let (api, closer, state) =
+    let (api, shutdown, state) =
         demo_server::app_with_state(&args.server).map_err(std::io::Error::other)?;
     let context = demo_ssr::server::demo_context(&state);
     let app = api.merge(demo_ssr::server::pages(options, context));
@@ -35,16 +35,15 @@ async fn main() -> std::io::Result<()> {
     println!("demo-ssr listening on http://{addr}");
     // Clients that stop reading are cut off; with the peer's address, for the per-client cap.
     let listener = WriteDeadline::new(listener, args.server.write_deadline);
-    axum::serve(
+    let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<PeerAddr>(),
     )
-    .with_graceful_shutdown(async move {
+    .with_graceful_shutdown(shutdown.clone().after(async {
         if let Err(error) = tokio::signal::ctrl_c().await {
             eprintln!("cannot listen for Ctrl-C: {error}");
             std::future::pending::<()>().await;
         }
-        closer.close_streams();
-    })
-    .await
+    }));
+    shutdown.run(server, args.server.shutdown_deadline).await
 }

@@ -14,6 +14,7 @@
 //! use tidings_axum::shutdown::{Shutdown, end_on_shutdown};
 //! use tidings_axum::Channel;
 //!
+//! # async fn ctrl_c_or_sigterm() {}
 //! # async fn run() -> std::io::Result<()> {
 //! let shutdown = Shutdown::new();
 //! let channel = Channel::new();
@@ -22,9 +23,7 @@
 //!     .route_layer(middleware::from_fn_with_state(shutdown.clone(), end_on_shutdown));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
 //! let server = axum::serve(listener, app)
-//!     .with_graceful_shutdown(shutdown.clone().after(async {
-//!         let _ = tokio::signal::ctrl_c().await;
-//!     }));
+//!     .with_graceful_shutdown(shutdown.clone().after(ctrl_c_or_sigterm()));
 //! shutdown.run(server, Duration::from_secs(10)).await
 //! # }
 //! ```

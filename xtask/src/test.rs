@@ -179,6 +179,9 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
                 ]),
         )
     })?;
+    steps.run("an app on the oldest wasm-bindgen tidings takes", || {
+        other_wasm_bindgen(&root)
+    })?;
     steps.run("native tests", || {
         process::run("native tests", cargo().current_dir(&root).arg("test"))?;
         // Server-side rendering: the test only exists with the feature on.
@@ -526,4 +529,80 @@ pub(crate) fn fuzz(root: &Path, seconds: u32) -> Result<(), String> {
         )?;
     }
     Ok(())
+}
+
+/// The oldest wasm-bindgen the client takes, which an app may pin (the project itself builds
+/// with a newer one): see the workspace manifest.
+const WASM_BINDGEN_FLOOR: &str = "0.2.114";
+
+/// Builds a scratch app outside the workspace that pins wasm-bindgen to
+/// [`WASM_BINDGEN_FLOOR`] and depends on the client as an app would, resolved afresh (its own
+/// lockfile): an exact pin in the library once made every other version unresolvable.
+fn other_wasm_bindgen(root: &Path) -> Result<(), String> {
+    let app = root.join("target/wasm-bindgen-floor");
+    std::fs::create_dir_all(app.join("src")).map_err(|e| e.to_string())?;
+    let crates = root.join("crates");
+    let manifest = format!(
+        r#"[package]
+name = "wasm-bindgen-floor"
+version = "0.1.0"
+edition = "2024"
+publish = false
+
+[dependencies]
+tidings = {{ path = "{tidings}" }}
+tidings-wire = {{ path = "{wire}" }}
+leptos = {{ version = "0.8", features = ["csr"] }}
+serde = {{ version = "1", features = ["derive"] }}
+wasm-bindgen = "={WASM_BINDGEN_FLOOR}"
+
+# Not part of the tidings workspace: resolved as an app's would be.
+[workspace]
+"#,
+        tidings = crates.join("tidings").display(),
+        wire = crates.join("tidings-wire").display(),
+    );
+    let source = r#"use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use tidings::{ConnectionBadge, use_sse};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Tick {
+    pub price: f64,
+}
+
+impl tidings_wire::TypedEvent for Tick {
+    const NAME: &'static str = "tick";
+}
+
+#[component]
+pub fn Ticker() -> impl IntoView {
+    let sse = use_sse("/api/ticker");
+    let tick = sse.latest::<Tick>();
+    view! {
+        <ConnectionBadge sse=sse />
+        <p>{move || tick.get().map(|tick| tick.price)}</p>
+    }
+}
+"#;
+    std::fs::write(app.join("Cargo.toml"), manifest).map_err(|e| e.to_string())?;
+    std::fs::write(app.join("src/lib.rs"), source).map_err(|e| e.to_string())?;
+    // Resolved afresh each time, as a new app's would be.
+    let _ = std::fs::remove_file(app.join("Cargo.lock"));
+    process::run(
+        "cargo check (wasm-bindgen floor app)",
+        cargo()
+            .current_dir(&app)
+            .env("CARGO_TARGET_DIR", app.join("target"))
+            .args(["check", "--target", "wasm32-unknown-unknown"]),
+    )?;
+    let lock = std::fs::read_to_string(app.join("Cargo.lock")).map_err(|e| e.to_string())?;
+    let pinned = format!("name = \"wasm-bindgen\"\nversion = \"{WASM_BINDGEN_FLOOR}\"");
+    if lock.contains(&pinned) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the scratch app did not build with wasm-bindgen {WASM_BINDGEN_FLOOR}"
+        ))
+    }
 }

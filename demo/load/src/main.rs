@@ -1,13 +1,15 @@
-//! `sse-load`: N concurrent SSE clients on the demo server, receiving a broadcast.
+//! `sse-load`: N concurrent SSE clients receiving a broadcast, from tidings and from a peer.
 //!
-//! For each N it starts a fresh demo server (the `demo-server` binary next to this one), opens N
-//! streams to its live blog, measures the server's resident memory before and after, publishes
-//! events through the blog's admin API with their send time inside, and measures how long each
-//! takes to reach each client. Everything runs on loopback, is bounded in count and time, and
-//! stops by itself; the server is stopped by its PID.
+//! For each N and each server it starts a fresh server, opens N streams to its feed, measures
+//! the server's resident memory before and after, publishes events with their send time
+//! inside, and measures how long each takes to reach each client. The servers are
+//! `fanout-server tidings` (a `tidings_axum::Channel`) and `fanout-server axum` (axum's own
+//! `Sse` over a tokio broadcast channel, the peer), with the same routes and payloads; with
+//! `--demo`, the demo server's live blog instead. Everything runs on loopback, is bounded in
+//! count and time, and stops by itself; each server is stopped by its PID.
 //!
 //! ```text
-//! sse-load [N ...]          default: 1000 10000
+//! sse-load [--demo] [N ...]          default: 1000 10000
 //! ```
 
 use std::net::SocketAddr;
@@ -40,8 +42,11 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let counts: Vec<usize> = std::env::args()
-        .skip(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let demo = args.iter().any(|arg| arg == "--demo");
+    let counts: Vec<usize> = args
+        .iter()
+        .filter(|arg| *arg != "--demo")
         .map(|n| n.parse())
         .collect::<Result<_, _>>()?;
     let counts = if counts.is_empty() {
@@ -56,13 +61,20 @@ async fn main() -> Result<(), Error> {
     if limit < needed {
         return Err(format!("{needed} open files needed, the limit is {limit}").into());
     }
+    let servers: &[&str] = if demo {
+        &["demo"]
+    } else {
+        &["tidings", "axum"]
+    };
     println!(
-        "| clients | connected | server RSS before | after | per connection | deliveries | lost | p50 | p99 | max |"
+        "| clients | server | connected | server RSS before | after | per connection | deliveries | lost | p50 | p99 | max |"
     );
-    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for n in counts {
-        let report = run(n).await?;
-        println!("{report}");
+        for server in servers {
+            let report = run(n, server).await?;
+            println!("{report}");
+        }
     }
     Ok(())
 }
@@ -77,24 +89,36 @@ impl Drop for Server {
     }
 }
 
-async fn run(n: usize) -> Result<String, Error> {
+/// Starts `which` server: `demo`, or `fanout-server`'s `tidings` or `axum`.
+fn start(which: &str) -> Result<Server, Error> {
+    let exe = std::env::current_exe()?;
+    let mut command = if which == "demo" {
+        let mut command = Command::new(exe.with_file_name("demo-server"));
+        command.args([
+            "--addr",
+            SERVER,
+            "--tick-interval-ms",
+            "3600000",
+            "--keep-alive-secs",
+            "60",
+        ]);
+        command
+    } else {
+        let mut command = Command::new(exe.with_file_name("fanout-server"));
+        command.args([which, SERVER]);
+        command
+    };
+    let child = command
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start the {which} server: {e}"))?;
+    Ok(Server(child))
+}
+
+async fn run(n: usize, which: &str) -> Result<String, Error> {
     let addr: SocketAddr = SERVER.parse()?;
-    let binary = std::env::current_exe()?.with_file_name("demo-server");
-    let server = Server(
-        Command::new(&binary)
-            .args([
-                "--addr",
-                SERVER,
-                "--tick-interval-ms",
-                "3600000",
-                "--keep-alive-secs",
-                "60",
-            ])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?,
-    );
+    let server = start(which)?;
     wait_for_server(addr).await?;
     let pid = server.0.id();
     let before = rss_kib(pid)?;
@@ -122,7 +146,9 @@ async fn run(n: usize) -> Result<String, Error> {
     let mut admin = connect(addr).await?;
     for _ in 0..EVENTS {
         let sent = now_micros();
-        let body = format!(r#"{{"title":"{sent}","body":""}}"#);
+        // A whole post: the demo's blog takes its title and body, the fan-out servers send it
+        // on as it is.
+        let body = format!(r#"{{"id":0,"title":"{sent}","body":"","views":0}}"#);
         let request = Request::post("/api/blog/posts")
             .header("host", SERVER)
             .header("content-type", "application/json")
@@ -140,7 +166,7 @@ async fn run(n: usize) -> Result<String, Error> {
         latencies.extend(got);
         *endings.entry(ending).or_default() += 1;
     }
-    eprintln!("  {n} clients ended: {endings:?}");
+    eprintln!("  {n} clients of {which} ended: {endings:?}");
     drop(server);
     latencies.sort_unstable();
     let percentile = |p: f64| {
@@ -152,7 +178,7 @@ async fn run(n: usize) -> Result<String, Error> {
     let expected = n * EVENTS;
     let per_connection = (after.saturating_sub(before)) as f64 / n as f64;
     Ok(format!(
-        "| {n} | {} in {:.1} s | {:.1} MiB | {:.1} MiB | {per_connection:.1} KiB | {} | {} | {:.2} ms | {:.2} ms | {:.2} ms |",
+        "| {n} | {which} | {} in {:.1} s | {:.1} MiB | {:.1} MiB | {per_connection:.1} KiB | {} | {} | {:.2} ms | {:.2} ms | {:.2} ms |",
         connected.load(Ordering::Relaxed),
         connect_time.as_secs_f64(),
         before as f64 / 1024.0,

@@ -591,7 +591,10 @@ impl Channel {
         }
         let first = usize::try_from(cursor - oldest).unwrap_or(usize::MAX);
         let mut chunks = Vec::new();
-        let mut small = BytesMut::new();
+        // Small frames waiting to go out together: the first one as the log holds it (a
+        // batch of one, the usual live case, is sent without a copy), copied together from
+        // the second on.
+        let mut small = Small::None;
         let mut next = cursor;
         let (mut taken, mut size) = (0, 0);
         for entry in log.entries.iter().skip(first) {
@@ -605,11 +608,10 @@ impl Channel {
                 continue;
             }
             if len < SHARE_FROM {
-                small.extend_from_slice(&entry.bytes);
+                small = small.add(&entry.bytes);
             } else {
-                if !small.is_empty() {
-                    chunks.push(small.split().freeze());
-                }
+                small.flush_into(&mut chunks);
+                small = Small::None;
                 chunks.push(entry.bytes.clone());
             }
             taken += 1;
@@ -618,9 +620,7 @@ impl Channel {
                 break;
             }
         }
-        if !small.is_empty() {
-            chunks.push(small.freeze());
-        }
+        small.flush_into(&mut chunks);
         if chunks.is_empty() {
             Batch::Empty(next)
         } else {
@@ -733,6 +733,41 @@ fn evict(config: &ChannelConfig, log: &mut Log, now: Instant) {
     }
 }
 
+/// Small frames gathered for one write.
+enum Small {
+    None,
+    /// One frame, the log's own bytes.
+    One(Bytes),
+    /// Several, copied together.
+    Many(BytesMut),
+}
+
+impl Small {
+    fn add(self, frame: &Bytes) -> Self {
+        match self {
+            Self::None => Self::One(frame.clone()),
+            Self::One(first) => {
+                let mut many = BytesMut::with_capacity(first.len() + frame.len());
+                many.extend_from_slice(&first);
+                many.extend_from_slice(frame);
+                Self::Many(many)
+            }
+            Self::Many(mut many) => {
+                many.extend_from_slice(frame);
+                Self::Many(many)
+            }
+        }
+    }
+
+    fn flush_into(self, chunks: &mut Vec<Bytes>) {
+        match self {
+            Self::None => {}
+            Self::One(frame) => chunks.push(frame),
+            Self::Many(many) => chunks.push(many.freeze()),
+        }
+    }
+}
+
 enum Batch {
     /// Encoded events (shared with the log, or copied together when small), and the cursor
     /// after them.
@@ -792,6 +827,15 @@ mod tests {
         }
         let (chunks, _) = batch(&channel, 2, BATCH_BYTES);
         assert_eq!(chunks[0].as_ptr(), kept(&channel, 2).as_ptr());
+    }
+
+    #[test]
+    fn a_live_event_alone_is_sent_without_a_copy() {
+        let channel = Channel::new();
+        channel.publish_data(Some("tick"), "{}");
+        let (chunks, _) = batch(&channel, 1, BATCH_BYTES);
+        assert_eq!(chunks.len(), 1);
+        assert_eq!(chunks[0].as_ptr(), kept(&channel, 1).as_ptr());
     }
 
     #[test]

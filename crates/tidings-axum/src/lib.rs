@@ -52,6 +52,7 @@
 //! To stop a client for good (it will not reconnect), answer `204 No Content`; to refuse it,
 //! answer `401` or `403` from the handler, before subscribing it.
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod any;
 mod channel;
@@ -73,3 +74,8 @@ pub use limits::{ConnectionLimiter, ConnectionPermit, LimitExceeded, limit_conne
 pub use routes::MAX_POLL_WAIT;
 pub use stream::{DEFAULT_KEEP_ALIVE, EventStream};
 pub use tidings_wire::{Frame, TypedEvent};
+
+/// The crate's README, whose examples run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

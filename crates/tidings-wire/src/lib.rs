@@ -54,3 +54,8 @@ pub use typed::{CodecError, DecodeError, Direction, EncodeError, TypedEvent};
 pub const CONTENT_TYPE: &str = "text/event-stream";
 
 pub use protocol::{LAST_EVENT_ID_HEADER, LAST_EVENT_ID_PARAM, RESYNC_EVENT};
+
+/// The crate's README, whose examples run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

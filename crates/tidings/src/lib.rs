@@ -85,6 +85,7 @@
 //! There is no `hydrate` feature: in the browser tidings is the same for client-rendered and
 //! hydrated apps, and the app's own `leptos/hydrate` is what reads the rendered values back.
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod browser;
 pub mod component;
@@ -110,3 +111,8 @@ pub use sans_io::state::{
 };
 pub use sans_io::{resume, resync, state};
 pub use tidings_wire::{self as wire, DecodeError, TypedEvent};
+
+/// The crate's README, whose examples run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -179,9 +179,10 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
                 ]),
         )
     })?;
-    steps.run("an app on the oldest wasm-bindgen tidings takes", || {
-        other_wasm_bindgen(&root)
-    })?;
+    steps.run(
+        "package the crates; an app on them and the oldest wasm-bindgen",
+        || other_wasm_bindgen(&root),
+    )?;
     steps.run("native tests", || {
         process::run("native tests", cargo().current_dir(&root).arg("test"))?;
         // Server-side rendering: the test only exists with the feature on.
@@ -535,13 +536,41 @@ pub(crate) fn fuzz(root: &Path, seconds: u32) -> Result<(), String> {
 /// with a newer one): see the workspace manifest.
 const WASM_BINDGEN_FLOOR: &str = "0.2.114";
 
-/// Builds a scratch app outside the workspace that pins wasm-bindgen to
-/// [`WASM_BINDGEN_FLOOR`] and depends on the client as an app would, resolved afresh (its own
-/// lockfile): an exact pin in the library once made every other version unresolvable.
+/// The library crates, in the order they depend on each other.
+const LIBRARY_CRATES: [&str; 3] = ["tidings-wire", "tidings", "tidings-axum"];
+
+/// Packages the library crates as `cargo publish` would (`cargo package`), then builds a
+/// scratch app outside the workspace on the packaged client crates (so a file missing from a
+/// package fails here), pinned to wasm-bindgen [`WASM_BINDGEN_FLOOR`] and resolved afresh (its
+/// own lockfile), as an app would: an exact pin in the library once made every other version
+/// unresolvable.
 fn other_wasm_bindgen(root: &Path) -> Result<(), String> {
+    let mut package = cargo();
+    package
+        .current_dir(root)
+        .args(["package", "--no-verify", "--allow-dirty"]);
+    for krate in LIBRARY_CRATES {
+        package.args(["-p", krate]);
+    }
+    process::run("cargo package", &mut package)?;
     let app = root.join("target/wasm-bindgen-floor");
+    let packages = app.join("packages");
+    let _ = std::fs::remove_dir_all(&packages);
     std::fs::create_dir_all(app.join("src")).map_err(|e| e.to_string())?;
-    let crates = root.join("crates");
+    std::fs::create_dir_all(&packages).map_err(|e| e.to_string())?;
+    let version = env!("CARGO_PKG_VERSION");
+    for krate in LIBRARY_CRATES {
+        let file = root.join(format!("target/package/{krate}-{version}.crate"));
+        process::run(
+            &format!("unpack {krate}"),
+            std::process::Command::new("tar")
+                .arg("-xzf")
+                .arg(&file)
+                .arg("-C")
+                .arg(&packages),
+        )?;
+    }
+    let unpacked = |krate: &str| packages.join(format!("{krate}-{version}"));
     let manifest = format!(
         r#"[package]
 name = "wasm-bindgen-floor"
@@ -550,17 +579,22 @@ edition = "2024"
 publish = false
 
 [dependencies]
-tidings = {{ path = "{tidings}" }}
-tidings-wire = {{ path = "{wire}" }}
+tidings = "{version}"
+tidings-wire = "{version}"
 leptos = {{ version = "0.8", features = ["csr"] }}
 serde = {{ version = "1", features = ["derive"] }}
 wasm-bindgen = "={WASM_BINDGEN_FLOOR}"
 
+# The crates as packaged (cargo package), in place of crates.io.
+[patch.crates-io]
+tidings = {{ path = "{tidings}" }}
+tidings-wire = {{ path = "{wire}" }}
+
 # Not part of the tidings workspace: resolved as an app's would be.
 [workspace]
 "#,
-        tidings = crates.join("tidings").display(),
-        wire = crates.join("tidings-wire").display(),
+        tidings = unpacked("tidings").display(),
+        wire = unpacked("tidings-wire").display(),
     );
     let source = r#"use leptos::prelude::*;
 use serde::{Deserialize, Serialize};

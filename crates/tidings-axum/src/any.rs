@@ -127,6 +127,11 @@ impl AnyChannel {
     }
 
     /// The stream at `path` and its polling endpoint: see [`Channel::routes`].
+    ///
+    /// # Panics
+    ///
+    /// As [`Router::route`](axum::Router::route) does, if `path` is not a valid route.
+    #[track_caller]
     pub fn routes<S>(&self, path: &str) -> axum::Router<S>
     where
         S: Clone + Send + Sync + 'static,

@@ -1,4 +1,5 @@
-//! A ready-made connection indicator: [`ConnectionBadge`].
+//! A ready-made connection indicator: [`ConnectionBadge`], and its default look,
+//! [`ConnectionBadgeStyles`].
 
 use leptos::prelude::*;
 
@@ -8,18 +9,20 @@ use crate::{ConnectionState, Sse};
 /// with a "retry now" button while it waits to reconnect or has failed. It is a polite live
 /// region, so screen readers announce changes.
 ///
-/// Style it through its classes: `tidings-badge` and `tidings-badge--<state>`, where `<state>`
-/// is [`ConnectionState::label`] (`open`, `reconnecting`, `failed`, …); its `data-state`
-/// attribute carries the same label.
+/// It comes unstyled: put [`ConnectionBadgeStyles`] in the page once for the default look (a
+/// pill with a coloured dot, as in the README), or style its classes yourself:
+/// `tidings-badge` and `tidings-badge--<state>`, where `<state>` is [`ConnectionState::label`]
+/// (`open`, `reconnecting`, `failed`, …); its `data-state` attribute carries the same label.
 ///
 /// ```no_run
 /// use leptos::prelude::*;
+/// use tidings::component::ConnectionBadgeStyles;
 /// use tidings::{ConnectionBadge, use_sse};
 ///
 /// #[component]
 /// fn Header() -> impl IntoView {
 ///     let sse = use_sse("/api/ticker");
-///     view! { <header><ConnectionBadge sse=sse/></header> }
+///     view! { <header><ConnectionBadgeStyles/><ConnectionBadge sse=sse/></header> }
 /// }
 /// ```
 #[component]
@@ -66,4 +69,17 @@ pub fn ConnectionBadge(
             </Show>
         </span>
     }
+}
+
+/// The default look of [`ConnectionBadge`], as CSS: a pill with a dot coloured by state. Its
+/// colours are custom properties (`--tidings-badge-bg`, `-fg`, `-muted`, `-up`, `-warn`,
+/// `-down`) to override on `.tidings-badge`. [`ConnectionBadgeStyles`] puts it in the page; an
+/// app with its own stylesheet pipeline can include this text there instead.
+pub const BADGE_STYLES: &str = include_str!("badge.css");
+
+/// A `<style>` element holding [`BADGE_STYLES`]: place it once in the page (or the `<head>`),
+/// anywhere, for every [`ConnectionBadge`] in it.
+#[component]
+pub fn ConnectionBadgeStyles() -> impl IntoView {
+    view! { <style>{BADGE_STYLES}</style> }
 }

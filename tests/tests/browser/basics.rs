@@ -157,3 +157,98 @@ async fn asking_for_the_state_in_a_loop_costs_no_memory() {
     })
     .await;
 }
+
+/// The computed `property` of `element` (or of its `pseudo` element, such as `::before`).
+fn computed(element: &web_sys::Element, pseudo: Option<&str>, property: &str) -> String {
+    let window = web_sys::window().expect("a window");
+    let style = match pseudo {
+        Some(pseudo) => window.get_computed_style_with_pseudo_elt(element, pseudo),
+        None => window.get_computed_style(element),
+    };
+    style
+        .ok()
+        .flatten()
+        .and_then(|style| style.get_property_value(property).ok())
+        .unwrap_or_default()
+}
+
+#[wasm_bindgen_test]
+async fn the_badge_shows_each_state_in_its_default_look() {
+    use tidings::ConnectionBadge;
+    use tidings::component::ConnectionBadgeStyles;
+    use wasm_bindgen::JsCast;
+
+    let _ = any_spawner::Executor::init_wasm_bindgen();
+    let document = web_sys::window()
+        .and_then(|window| window.document())
+        .expect("a document");
+    let host: web_sys::HtmlElement = document
+        .create_element("div")
+        .expect("a div")
+        .unchecked_into();
+    document
+        .body()
+        .expect("a body")
+        .append_child(&host)
+        .expect("appended");
+    let live = url("/api/ticker");
+    let missing = url("/api/no-such-stream");
+    let mounted = leptos::mount::mount_to(host.clone(), move || {
+        let open = use_sse(live.clone());
+        let failed = use_sse(missing.clone());
+        view! {
+            <ConnectionBadgeStyles/>
+            <p id="open"><ConnectionBadge sse=open/></p>
+            <p id="failed"><ConnectionBadge sse=failed/></p>
+        }
+    });
+    let badge = |id: &str| {
+        document
+            .query_selector(&format!("#{id} .tidings-badge"))
+            .ok()
+            .flatten()
+    };
+    let state_of = |id: &str| badge(id).and_then(|badge| badge.get_attribute("data-state"));
+    wait_for(
+        "both badges settled",
+        PATIENCE,
+        || {
+            (state_of("open").as_deref() == Some("open")
+                && state_of("failed").as_deref() == Some("failed"))
+            .then_some(())
+        },
+        || format!("{:?} and {:?}", state_of("open"), state_of("failed")),
+    )
+    .await;
+    let open = badge("open").expect("the open badge");
+    let failed = badge("failed").expect("the failed badge");
+    // The pill, and a dot coloured by state, from the library's own stylesheet.
+    assert_eq!(computed(&open, None, "border-top-left-radius"), "999px");
+    assert_eq!(computed(&open, None, "background-color"), "rgb(38, 49, 59)");
+    assert_eq!(
+        computed(&open, Some("::before"), "background-color"),
+        "rgb(63, 185, 80)"
+    );
+    assert_eq!(
+        computed(&failed, Some("::before"), "background-color"),
+        "rgb(248, 81, 73)"
+    );
+    let text = open.text_content().unwrap_or_default();
+    assert!(text.starts_with("open"), "{text}");
+    // A failed connection offers to retry; an open one does not.
+    assert!(
+        failed
+            .query_selector(".tidings-badge__retry")
+            .ok()
+            .flatten()
+            .is_some()
+    );
+    assert!(
+        open.query_selector(".tidings-badge__retry")
+            .ok()
+            .flatten()
+            .is_none()
+    );
+    drop(mounted);
+    host.remove();
+}

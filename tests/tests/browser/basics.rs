@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use demo_events::Tick;
 use leptos::prelude::*;
-use tidings::{ConnectionState, use_sse};
+use tidings::{ConnectionState, Sharing, SseOptions, use_sse, use_sse_with_options};
 use tidings_tests::browser::{failure, sleep, wait_for, with_owner};
 use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -123,7 +123,12 @@ async fn a_missing_stream_fails_instead_of_hanging() {
 #[wasm_bindgen_test]
 async fn close_stops_delivery() {
     with_owner(|| async {
-        let sse = use_sse(url("/api/ticker"));
+        // A connection of its own: close acts per component, and tests running meanwhile may
+        // hold the ticker open.
+        let sse = use_sse_with_options(
+            url("/api/ticker"),
+            SseOptions::default().sharing(Sharing::Own),
+        );
         let count = Rc::new(RefCell::new(0usize));
         let counter = count.clone();
         sse.on::<Tick>(move |_| *counter.borrow_mut() += 1);
@@ -193,14 +198,21 @@ async fn the_badge_shows_each_state_in_its_default_look() {
         .expect("appended");
     let live = url("/api/ticker");
     let missing = url("/api/no-such-stream");
-    let mounted = leptos::mount::mount_to(host.clone(), move || {
-        let open = use_sse(live.clone());
-        let failed = use_sse(missing.clone());
-        view! {
-            <ConnectionBadgeStyles/>
-            <p id="open"><ConnectionBadge sse=open/></p>
-            <p id="failed"><ConnectionBadge sse=failed/></p>
-        }
+    let before = tidings::diagnostics::live_connections();
+    // Mounted under an owner of the test's own, which it cleans up: dropping the mount handle
+    // alone unmounts the view but does not dispose of its reactive owner.
+    let owner = Owner::new();
+    let mounted = owner.with(|| {
+        leptos::mount::mount_to(host.clone(), move || {
+            let own = || SseOptions::default().sharing(Sharing::Own);
+            let open = use_sse_with_options(live.clone(), own());
+            let failed = use_sse_with_options(missing.clone(), own());
+            view! {
+                <ConnectionBadgeStyles/>
+                <p id="open"><ConnectionBadge sse=open/></p>
+                <p id="failed"><ConnectionBadge sse=failed/></p>
+            }
+        })
     });
     let badge = |id: &str| {
         document
@@ -250,5 +262,11 @@ async fn the_badge_shows_each_state_in_its_default_look() {
             .is_none()
     );
     drop(mounted);
+    owner.cleanup();
     host.remove();
+    assert_eq!(
+        tidings::diagnostics::live_connections(),
+        before,
+        "the badges' connections outlived their components"
+    );
 }

@@ -9,7 +9,8 @@ use demo_events::{Tick, Trade};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use tidings::{
-    ConnectionState, DisconnectReason, PauseReason, TypedEvent, use_sse, use_sse_with_options,
+    ConnectionState, DisconnectReason, PauseReason, Sharing, TypedEvent, use_sse,
+    use_sse_with_options,
 };
 use tidings_tests::browser::{
     assert_consecutive, burst, clear_faults, fault, quick, sleep, tick_seqs, wait_for, with_owner,
@@ -86,7 +87,9 @@ async fn a_reactive_url_moves_the_stream_and_an_empty_one_disconnects() {
 async fn pause_and_resume_miss_nothing() {
     clear_faults().await;
     with_owner(|| async {
-        let sse = use_sse_with_options(url("/api/ticker"), quick());
+        // Its own connection: pause acts per component, and tests running meanwhile may hold
+        // the ticker open.
+        let sse = use_sse_with_options(url("/api/ticker"), quick().sharing(Sharing::Own));
         let ticks = tick_seqs(sse);
         wait_for(
             "ticks",

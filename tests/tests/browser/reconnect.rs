@@ -8,8 +8,8 @@ use demo_events::Tick;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use tidings::{
-    ConnectionState, DisconnectReason, FailReason, TypedEvent, diagnostics, use_sse,
-    use_sse_with_options,
+    ConnectionState, DisconnectReason, FailReason, Sharing, SseOptions, TypedEvent, diagnostics,
+    use_sse, use_sse_with_options,
 };
 use tidings_tests::browser::{
     assert_consecutive, burst, clear_faults, failure, fault, faults, quick, sleep, tick_seqs,
@@ -351,8 +351,12 @@ async fn components_on_one_url_share_one_connection() {
     let before = diagnostics::live_connections();
     // Two components, each with its own reactive owner, on the same URL and options.
     let (first, second) = (Owner::new(), Owner::new());
-    let seen_by_first = first.with(|| tick_seqs(use_sse(url("/api/ticker"))));
-    let second_sse = second.with(|| use_sse(url("/api/ticker")));
+    // Equal options, but unlike any other test's, so that no test running meanwhile shares
+    // their connection and the count below is theirs alone.
+    let options = || SseOptions::default().stale_after(Duration::from_secs(3599));
+    let seen_by_first =
+        first.with(|| tick_seqs(use_sse_with_options(url("/api/ticker"), options())));
+    let second_sse = second.with(|| use_sse_with_options(url("/api/ticker"), options()));
     let seen_by_second = second.with(|| tick_seqs(second_sse));
     wait_for(
         "ticks in both",
@@ -397,8 +401,10 @@ async fn one_component_closing_or_pausing_leaves_a_shared_connection_to_the_othe
     let _ = any_spawner::Executor::init_wasm_bindgen();
     let before = diagnostics::live_connections();
     let (first, second) = (Owner::new(), Owner::new());
-    let first_sse = first.with(|| use_sse(url("/api/ticker")));
-    let second_sse = second.with(|| use_sse(url("/api/ticker")));
+    // These two only: tests running meanwhile may hold their own ticker connections.
+    let options = || SseOptions::default().sharing(Sharing::group("closing-or-pausing"));
+    let first_sse = first.with(|| use_sse_with_options(url("/api/ticker"), options()));
+    let second_sse = second.with(|| use_sse_with_options(url("/api/ticker"), options()));
     let seen_by_second = second.with(|| tick_seqs(second_sse));
     wait_for(
         "ticks",

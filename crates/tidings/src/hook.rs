@@ -268,7 +268,7 @@ impl Sse {
             .filter_map(|data| match T::decode(data) {
                 Ok(value) => Some(value),
                 Err(error) => {
-                    self.report_decode_error(T::NAME, error);
+                    self.report_decode_error(T::NAME, std::sync::Arc::new(error));
                     None
                 }
             })
@@ -276,8 +276,7 @@ impl Sse {
     }
 
     /// Shows a decode error in [`Sse::decode_error`] and in its type's signal.
-    fn report_decode_error(&self, event_type: &'static str, error: DecodeError) {
-        let error = std::sync::Arc::new(error);
+    fn report_decode_error(&self, event_type: &'static str, error: ArcDecodeError) {
         self.type_error_signal(event_type).set(Some(error.clone()));
         self.decode_error.set(Some(error));
     }
@@ -289,11 +288,9 @@ impl Sse {
     where
         T: TypedEvent + Clone + 'static,
     {
-        let decode_error = self.decode_error;
-        let type_error = self.type_error_signal(T::NAME);
+        let sse = *self;
         let handler = Typed::handler(callback, move |error| {
-            type_error.set(Some(error.clone()));
-            decode_error.set(Some(error));
+            sse.report_decode_error(T::NAME, error);
         });
         self.subscribe(T::NAME, handler);
     }

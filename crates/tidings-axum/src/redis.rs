@@ -11,7 +11,9 @@
 //! When Redis is down, servers keep their clients' streams open (quiet, with keep-alives),
 //! publishing fails with [`PublishError::Unavailable`], [`RedisChannel::health`] says so, and the
 //! loop reconnects with backoff; once Redis is back, the mirrors catch up from where they
-//! stopped, so clients miss nothing that Redis kept. Give Redis persistence (`appendonly yes`)
+//! stopped, so clients miss nothing that Redis kept. The loop runs supervised: entries that
+//! would corrupt a stream are skipped with a warning, and should the loop itself panic, health
+//! turns `Down` with the panic's message and the loop starts again. Give Redis persistence (`appendonly yes`)
 //! for a restart to keep the stream.
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -46,7 +48,8 @@ pub enum RedisHealth {
     Starting,
     /// Connected: the mirror follows the stream.
     Up,
-    /// Redis cannot be reached; the channel retries with backoff. Live streams stay open but
+    /// Redis cannot be reached, or the mirroring task stopped on a bug (`error` says which);
+    /// the channel retries with backoff, starting the task again. Live streams stay open but
     /// quiet, and publishing fails, until it is back.
     Down {
         /// What went wrong last.
@@ -344,22 +347,55 @@ fn now_ms() -> u64 {
 
 /// The mirroring loop: connect, catch up, follow; on any error, report it, wait, and again.
 async fn follow(shared: std::sync::Weak<Shared>, mirror: Channel) {
-    let mut backoff = BACKOFF.0;
-    loop {
-        let Some(strong) = shared.upgrade() else {
-            return;
-        };
+    let Some(strong) = shared.upgrade() else {
+        return;
+    };
+    let (key, health) = (strong.key.clone(), strong.health.clone());
+    drop(strong);
+    supervise(&key, &health, BACKOFF, move || {
+        let shared = shared.upgrade()?;
         let (client, key, capacity, health) = (
-            strong.client.clone(),
-            strong.key.clone(),
-            strong.max_len,
-            strong.health.clone(),
+            shared.client.clone(),
+            shared.key.clone(),
+            shared.max_len,
+            shared.health.clone(),
         );
-        drop(strong);
-        let error = match mirror_stream(&client, &key, capacity, &mirror, &health).await {
-            Ok(()) => return,
-            // Kept as text for the health signal, which clients of the channel read.
-            Err(error) => error.to_string(),
+        let mirror = mirror.clone();
+        Some(async move {
+            mirror_stream(&client, &key, capacity, &mirror, &health)
+                .await
+                // Kept as text for the health signal, which clients of the channel read.
+                .map_err(|error| error.to_string())
+        })
+    })
+    .await;
+}
+
+/// Runs `attempt` as a task of its own, again and again with `backoff` between, until it
+/// returns `None` (the channel is gone) or a task ends with `Ok`. A task that fails or panics
+/// turns health `Down` with the cause until the next one reports `Up`: a bug in the mirror
+/// shows on the health endpoint and heals, instead of leaving the channel up and silent. (With
+/// `panic = "abort"` a panic ends the process instead, as anywhere else.)
+async fn supervise<F, A>(
+    key: &str,
+    health: &watch::Sender<RedisHealth>,
+    backoff: (Duration, Duration),
+    mut attempt: F,
+) where
+    F: FnMut() -> Option<A>,
+    A: Future<Output = Result<(), String>> + Send + 'static,
+{
+    let mut wait = backoff.0;
+    while let Some(run) = attempt() {
+        let mut task = AbortOnDrop(tokio::spawn(run));
+        let error = match (&mut task.0).await {
+            Ok(Ok(())) => return,
+            Ok(Err(error)) => error,
+            Err(stopped) => {
+                let error = format!("the mirror stopped: {}", panic_message(stopped));
+                tracing::error!(key, "{error}; starting it again");
+                error
+            }
         };
         let was_up = *health.borrow() == RedisHealth::Up;
         health.send_if_modified(|state| match state {
@@ -378,12 +414,38 @@ async fn follow(shared: std::sync::Weak<Shared>, mirror: Channel) {
         });
         if was_up {
             tracing::error!(key, "lost Redis: {error}; retrying");
-            backoff = BACKOFF.0;
+            wait = backoff.0;
         } else {
-            tracing::warn!(key, "cannot reach Redis: {error}; retrying in {backoff:?}");
+            tracing::warn!(key, "cannot reach Redis: {error}; retrying in {wait:?}");
         }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(BACKOFF.1);
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(backoff.1);
+    }
+}
+
+/// What a stopped task said.
+fn panic_message(stopped: tokio::task::JoinError) -> String {
+    if !stopped.is_panic() {
+        return "it was cancelled".to_owned();
+    }
+    let payload = stopped.into_panic();
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned());
+    match text {
+        Some(text) => format!("it panicked: {text}"),
+        None => "it panicked".to_owned(),
+    }
+}
+
+/// A task that is aborted when its handle is dropped, so that stopping the supervisor stops
+/// the mirror it runs.
+struct AbortOnDrop(tokio::task::JoinHandle<Result<(), String>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -530,5 +592,109 @@ fn append(mirror: &Channel, entry: &StreamId) {
             %error,
             "skipping a stream entry whose event type would corrupt the stream"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    const QUICK: (Duration, Duration) = (Duration::from_millis(10), Duration::from_millis(40));
+
+    /// Waits until health matches, for at most a second of (paused) time.
+    async fn until(health: &mut watch::Receiver<RedisHealth>, wanted: fn(&RedisHealth) -> bool) {
+        tokio::time::timeout(Duration::from_secs(1), health.wait_for(wanted))
+            .await
+            .expect("health did not change in time")
+            .expect("the health sender is alive");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_mirror_that_panics_shows_down_with_the_cause_and_is_started_again() {
+        let health = watch::Sender::new(RedisHealth::Starting);
+        let mut seen = health.subscribe();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let supervisor = tokio::spawn({
+            let (health, runs) = (health.clone(), Arc::clone(&runs));
+            async move {
+                supervise("k", &health.clone(), QUICK, move || {
+                    let (health, run) = (health.clone(), runs.fetch_add(1, Ordering::SeqCst));
+                    Some(async move {
+                        health.send_replace(RedisHealth::Up);
+                        assert!(run > 0, "a bug in the mirror");
+                        std::future::pending::<Result<(), String>>().await
+                    })
+                })
+                .await;
+            }
+        });
+        until(&mut seen, |state| {
+            matches!(state, RedisHealth::Down { error, .. }
+                if error == "the mirror stopped: it panicked: a bug in the mirror")
+        })
+        .await;
+        until(&mut seen, |state| *state == RedisHealth::Up).await;
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            2,
+            "started once more, not in a loop"
+        );
+        supervisor.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stopping_the_supervisor_stops_the_mirror_it_runs() {
+        let health = watch::Sender::new(RedisHealth::Starting);
+        let (dropped, mut on_drop) = watch::channel(false);
+        struct Flag(watch::Sender<bool>);
+        impl Drop for Flag {
+            fn drop(&mut self) {
+                self.0.send_replace(true);
+            }
+        }
+        let flag = Arc::new(Mutex::new(Some(Flag(dropped))));
+        let supervisor = tokio::spawn(async move {
+            supervise("k", &health, QUICK, move || {
+                let flag = flag.lock().unwrap_or_else(PoisonError::into_inner).take();
+                Some(async move {
+                    let _flag = flag;
+                    std::future::pending::<Result<(), String>>().await
+                })
+            })
+            .await;
+        });
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(!*on_drop.borrow());
+        supervisor.abort();
+        tokio::time::timeout(Duration::from_secs(1), on_drop.wait_for(|dropped| *dropped))
+            .await
+            .expect("the mirror task was not stopped")
+            .expect("the flag was dropped");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_mirror_that_fails_is_retried_with_backoff_and_ends_when_the_channel_is_gone() {
+        let health = watch::Sender::new(RedisHealth::Starting);
+        let mut seen = health.subscribe();
+        let started = tokio::time::Instant::now();
+        let runs = AtomicUsize::new(0);
+        supervise("k", &health, QUICK, || {
+            (runs.fetch_add(1, Ordering::SeqCst) < 4).then_some(async { Err("refused".to_owned()) })
+        })
+        .await;
+        assert_eq!(runs.load(Ordering::SeqCst), 5);
+        // 10 + 20 + 40 + 40 ms of backoff between the four attempts and the end.
+        assert!(
+            started.elapsed() >= Duration::from_millis(110),
+            "{:?}",
+            started.elapsed()
+        );
+        until(
+            &mut seen,
+            |state| matches!(state, RedisHealth::Down { error, .. } if error == "refused"),
+        )
+        .await;
     }
 }

@@ -159,9 +159,10 @@ async fn poll(
     State(state): State<AppState>,
     LastEventId(id): LastEventId,
     Query(query): Query<PollQuery>,
+    peer: PeerIp,
 ) -> Response {
     if !state.config.faults {
         return (StatusCode::NOT_FOUND, "the firehose needs --faults").into_response();
     }
-    streams::poll(&state, &state.firehose, id.as_deref(), &query).await
+    streams::poll(&state, &state.firehose, id.as_deref(), &query, peer).await
 }

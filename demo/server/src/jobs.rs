@@ -1,7 +1,11 @@
 //! Long jobs: start one, and follow its `progress` events to `done`. Once a job is done and its
 //! client has seen the end, reconnecting is answered `204 No Content`: the client stops for good.
+//!
+//! State is bounded: each client address runs at most `--max-jobs-per-client` jobs at once,
+//! the server keeps at most [`MAX_JOBS`], and a finished job goes [`KEPT_AFTER_DONE`] after.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -17,10 +21,23 @@ use tidings_axum::{Channel, LastEventId};
 use crate::AppState;
 use crate::streams::{self, PeerIp, PollQuery};
 
-/// The jobs started so far.
+/// Jobs kept at most, running and finished: more are refused with `503` until some go.
+pub const MAX_JOBS: usize = 256;
+
+/// How long a finished job stays, for its client to see the end (then its stream is `404`).
+pub const KEPT_AFTER_DONE: Duration = Duration::from_secs(60);
+
+/// The jobs running, and those finished less than [`KEPT_AFTER_DONE`] ago.
 #[derive(Debug, Clone, Default)]
 pub struct Jobs {
-    jobs: Arc<Mutex<HashMap<u64, Job>>>,
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    jobs: HashMap<u64, Job>,
+    /// Jobs running per client.
+    running: HashMap<IpAddr, usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -48,19 +65,52 @@ fn default_step() -> u64 {
     50
 }
 
-async fn start(State(state): State<AppState>, Json(request): Json<Start>) -> Response {
+/// A random job ID: it says nothing about how many jobs others started, and cannot be guessed
+/// to follow someone else's job. Below 2^53, so that JavaScript reads it exactly too.
+fn random_id() -> Option<u64> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).ok()?;
+    Some((u64::from_le_bytes(bytes) >> 11).max(1))
+}
+
+async fn start(
+    State(state): State<AppState>,
+    peer: PeerIp,
+    Json(request): Json<Start>,
+) -> Response {
     let step = Duration::from_millis(request.step_ms.clamp(1, 10_000));
+    let client = peer.client();
     let channel = Channel::new();
     let id = {
-        let mut jobs = state.jobs.lock();
-        let id = jobs.keys().max().map_or(1, |last| last + 1);
-        jobs.insert(
+        let mut inner = state.jobs.lock();
+        if inner.jobs.len() >= MAX_JOBS {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(axum::http::header::RETRY_AFTER, "10")],
+                "too many jobs on this server: try again shortly",
+            )
+                .into_response();
+        }
+        let running = inner.running.get(&client).copied().unwrap_or(0);
+        if running >= state.config.max_jobs_per_client {
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(axum::http::header::RETRY_AFTER, "5")],
+                format!("at most {running} jobs at once: wait for one to finish"),
+            )
+                .into_response();
+        }
+        let Some(id) = random_id().filter(|id| !inner.jobs.contains_key(id)) else {
+            return (StatusCode::SERVICE_UNAVAILABLE, "no job ID: try again").into_response();
+        };
+        inner.jobs.insert(
             id,
             Job {
                 channel: channel.clone(),
                 done_id: None,
             },
         );
+        *inner.running.entry(client).or_insert(0) += 1;
         id
     };
     let jobs = state.jobs.clone();
@@ -71,14 +121,13 @@ async fn start(State(state): State<AppState>, Json(request): Json<Start>) -> Res
             }
             tokio::time::sleep(step).await;
         }
-        match channel.publish(&JobDone { job: id }) {
-            Ok(done_id) => {
-                if let Some(job) = jobs.lock().get_mut(&id) {
-                    job.done_id = Some(done_id);
-                }
-            }
-            Err(error) => tracing::error!(%error, "cannot publish the end of a job"),
-        }
+        let done_id = channel
+            .publish(&JobDone { job: id })
+            .inspect_err(|error| tracing::error!(%error, "cannot publish the end of a job"))
+            .ok();
+        jobs.finished(id, client, done_id);
+        tokio::time::sleep(KEPT_AFTER_DONE).await;
+        jobs.lock().jobs.remove(&id);
     });
     (StatusCode::CREATED, Json(serde_json::json!({"job": id}))).into_response()
 }
@@ -90,7 +139,7 @@ async fn stream(
     LastEventId(last): LastEventId,
     peer: PeerIp,
 ) -> Response {
-    let Some(job) = state.jobs.lock().get(&id).cloned() else {
+    let Some(job) = state.jobs.get(id) else {
         return (StatusCode::NOT_FOUND, "no such job").into_response();
     };
     if job.done_id.is_some() && job.done_id == last {
@@ -104,18 +153,56 @@ async fn poll(
     Path(id): Path<u64>,
     LastEventId(last): LastEventId,
     Query(query): Query<PollQuery>,
+    peer: PeerIp,
 ) -> Response {
-    let Some(job) = state.jobs.lock().get(&id).cloned() else {
+    let Some(job) = state.jobs.get(id) else {
         return (StatusCode::NOT_FOUND, "no such job").into_response();
     };
     if job.done_id.is_some() && job.done_id == last {
         return StatusCode::NO_CONTENT.into_response();
     }
-    streams::poll(&state, &job.channel.clone().into(), last.as_deref(), &query).await
+    streams::poll(
+        &state,
+        &job.channel.clone().into(),
+        last.as_deref(),
+        &query,
+        peer,
+    )
+    .await
 }
 
 impl Jobs {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Job>> {
-        self.jobs.lock().unwrap_or_else(PoisonError::into_inner)
+    /// How many jobs are kept now, running or finished.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.lock().jobs.len()
+    }
+
+    /// Whether no job is kept.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn get(&self, id: u64) -> Option<Job> {
+        self.lock().jobs.get(&id).cloned()
+    }
+
+    /// `id`, started by `client`, is done: its client's quota frees up.
+    fn finished(&self, id: u64, client: IpAddr, done_id: Option<String>) {
+        let mut inner = self.lock();
+        if let Some(job) = inner.jobs.get_mut(&id) {
+            job.done_id = done_id;
+        }
+        if let Some(running) = inner.running.get_mut(&client) {
+            *running -= 1;
+            if *running == 0 {
+                inner.running.remove(&client);
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -4,31 +4,37 @@
 //! | --- | --- |
 //! | `GET /api/health` | `ok` |
 //! | `GET /api/ticker`, `/api/ticker/poll` | `tick` and `trade` events |
-//! | `GET /api/blog`, `/api/blog/poll`; `GET/POST /api/blog/posts`, `PUT/DELETE /api/blog/posts/{id}`, `POST /api/blog/posts/{id}/view` | the live blog: `post`, `update`, `delete`, `views` |
-//! | `POST/GET/DELETE /api/session`; `GET /api/notifications`, `/api/notifications/poll`; `POST /api/notifications` | per-user `notification` events (401 without a session) |
+//! | `GET /api/blog`, `/api/blog/poll`; `GET/POST /api/blog/posts`, `PUT/DELETE /api/blog/posts/{id}`, `POST /api/blog/posts/{id}/view` | the live blog: `post`, `update`, `delete`, `views`; writing is for admins |
+//! | `POST/GET/DELETE /api/session` | sign in (`{"user","password"}`), who, sign out: see [`auth`] |
+//! | `GET /api/notifications`, `/api/notifications/poll`; `POST /api/notifications` | the signed-in user's `notification` events (401 without a session); sending is for admins |
 //! | `POST /api/jobs`; `GET /api/jobs/{id}`, `/api/jobs/{id}/poll` | `progress` to `done`, then `204` |
 //! | `/api/faults/...` | fault injection, with `--faults` only: see [`faults`] |
 //! | `GET/POST /api/echo` | one event describing the request, then the end, with `--faults` only: see [`echo`] |
 //! | `GET /api/hostile/{kind}` | broken and hostile streams, with `--faults` only: see [`hostile`] |
 //! | `GET/POST /api/firehose`, `/api/firehose/poll` | bursts of `tick` events on demand, with `--faults` only: see [`firehose`] |
 //!
-//! Every stream resumes from `Last-Event-ID` (header or `lastEventId` query parameter) through
+//! Every request passes the [`guard`] first (a `Host` of this server's, and state-changing
+//! requests from its own pages or a `--cors-origin`). Every stream resumes from `Last-Event-ID` (header or `lastEventId` query parameter) through
 //! its replay log, and every poll endpoint answers the same events as a long-poll. It also serves
 //! the browser tests, and the trunk-built app when given `--dist`.
 #![deny(missing_docs)]
 
+pub mod auth;
 pub mod blog;
 pub mod config;
 pub mod echo;
 pub mod faults;
 pub mod firehose;
+pub mod guard;
 pub mod hostile;
 pub mod jobs;
 pub mod notifications;
+pub mod serve;
 pub mod streams;
 pub mod ticker;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::response::Response;
 use axum::routing::get;
@@ -60,6 +66,8 @@ pub struct AppState {
     pub faults: faults::Faults,
     /// Caps on open streams.
     pub limiter: ConnectionLimiter,
+    /// Who may sign in, and their sessions' key.
+    pub accounts: auth::Accounts,
     /// Begins when the server shuts down: every stream then ends.
     shutdown: Shutdown,
 }
@@ -79,7 +87,7 @@ impl AppState {
 ///
 /// # Errors
 ///
-/// If `--redis` is not a Redis URL.
+/// If `--redis` is not a Redis URL, or the accounts cannot be set up.
 pub fn app(config: &Config) -> Result<(Router, Shutdown), String> {
     app_with_state(config).map(|(app, closer, _)| (app, closer))
 }
@@ -89,7 +97,7 @@ pub fn app(config: &Config) -> Result<(Router, Shutdown), String> {
 ///
 /// # Errors
 ///
-/// If `--redis` is not a Redis URL.
+/// If `--redis` is not a Redis URL, or the accounts cannot be set up.
 pub fn app_with_state(config: &Config) -> Result<(Router, Shutdown, AppState), String> {
     let shutdown = Shutdown::new();
     let channel_config = ChannelConfig::default()
@@ -101,6 +109,7 @@ pub fn app_with_state(config: &Config) -> Result<(Router, Shutdown, AppState), S
             Some(url) => {
                 let key = format!("{}:{name}", config.redis_prefix);
                 let redis = RedisConfig::new(url.as_str(), key).channel(channel_config);
+                // The URL is shown without its password.
                 RedisChannel::open(redis)
                     .map(AnyChannel::from)
                     .map_err(|error| format!("--redis {url}: {error}"))
@@ -120,10 +129,12 @@ pub fn app_with_state(config: &Config) -> Result<(Router, Shutdown, AppState), S
         firehose: feed("firehose", ChannelConfig::default().capacity(200_000))?,
         faults: faults::Faults::new(config.faults),
         limiter: ConnectionLimiter::new(config.max_streams, config.max_streams_per_client),
+        accounts: auth::Accounts::new(&config.users, config.session_key.as_ref())?,
         shutdown: shutdown.clone(),
     };
     let api = Router::new()
         .route("/health", get(health))
+        .merge(auth::routes())
         .nest("/ticker", ticker::routes())
         .nest("/blog", blog::routes())
         .merge(notifications::routes())
@@ -132,20 +143,25 @@ pub fn app_with_state(config: &Config) -> Result<(Router, Shutdown, AppState), S
         .nest("/firehose", firehose::routes())
         .nest("/echo", echo::routes())
         .nest("/hostile", hostile::routes())
+        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state.clone());
     let mut app = Router::new().nest("/api", api);
     if let Some(dist) = &config.dist {
         let index = ServeFile::new(dist.join("index.html"));
         app = app.fallback_service(ServeDir::new(dist).fallback(index));
     }
-    let app = app
+    let app = guard::protect(app, config)
         .layer(cors(&config.cors_origins))
         .layer(TraceLayer::new_for_http());
     Ok((app, shutdown, state))
 }
 
+/// The largest request body the API takes (a blog post is the largest).
+pub const MAX_BODY: usize = 64 * 1024;
+
 /// `GET /api/health`: `200 {"status":"ok"}`, or with `--redis` and Redis unreachable,
-/// `503 {"status":"degraded","redis":{...}}` (streams stay open meanwhile, but quiet).
+/// `503 {"status":"degraded","redis":{"state":"down","since_ms":...}}` (streams stay open
+/// meanwhile, but quiet). The cause goes to the server's log, not to the public.
 async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
     use axum::response::IntoResponse;
     let Some(redis) = state.ticker.redis_health() else {
@@ -155,11 +171,11 @@ async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> 
         RedisHealth::Up => {
             axum::Json(serde_json::json!({"status": "ok", "redis": "up"})).into_response()
         }
-        RedisHealth::Down { error, since_ms } => (
+        RedisHealth::Down { since_ms, .. } => (
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             axum::Json(serde_json::json!({
                 "status": "degraded",
-                "redis": {"state": "down", "error": error, "since_ms": since_ms},
+                "redis": {"state": "down", "since_ms": since_ms},
             })),
         )
             .into_response(),
@@ -186,6 +202,19 @@ fn cors(origins: &[HeaderValue]) -> CorsLayer {
             HeaderName::from_static("last-event-id"),
             HeaderName::from_static("x-custom"),
         ])
+}
+
+/// The answer to a write whose event could not be published: `503`, the cause logged (not
+/// shown: it may name internal hosts).
+pub fn publish_failed(error: &dyn std::error::Error) -> Response {
+    use axum::response::IntoResponse;
+    tracing::error!(error = error_chain(error), "cannot publish");
+    (
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "1")],
+        "the change could not be sent to live clients, so it was not made: try again",
+    )
+        .into_response()
 }
 
 /// `error` and its causes, as one line: "outer: cause: root cause".

@@ -1,8 +1,7 @@
 //! `demo-server`: runs the tidings demo backend. See `demo-server --help`.
 
 use clap::Parser;
-use demo_server::{Config, app};
-use tidings_axum::deadline::{PeerAddr, WriteDeadline};
+use demo_server::{Config, app_with_state};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -13,49 +12,23 @@ async fn main() -> std::io::Result<()> {
                 .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn")),
         )
         .init();
-    let config = Config::parse();
+    let mut config = Config::parse();
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
+    // The address it answers to, with the port it got.
+    config.addr = addr;
+    let (app, shutdown, state) = app_with_state(&config).map_err(std::io::Error::other)?;
+    // The Redis URL shows without its password.
     tracing::info!(%addr, dist = ?config.dist, cors = ?config.cors_origins, faults = config.faults, redis = ?config.redis, "demo server listening");
+    demo_server::serve::print_generated_accounts(&state.accounts);
     // A line for scripts and people alike.
     println!("demo-server listening on http://{addr}");
-    let (app, shutdown) = app(&config).map_err(std::io::Error::other)?;
-    // Clients that stop reading are cut off; with the peer's address, for the per-client cap.
-    let listener = WriteDeadline::new(listener, config.write_deadline);
-    let server = axum::serve(
+    demo_server::serve::serve(
         listener,
-        app.into_make_service_with_connect_info::<PeerAddr>(),
+        app,
+        &config,
+        shutdown,
+        demo_server::serve::ctrl_c_or_sigterm(),
     )
-    .with_graceful_shutdown(shutdown.clone().after(shutdown_signal()));
-    // Streams end when shutdown begins; connections still open after the deadline are dropped.
-    shutdown.run(server, config.shutdown_deadline).await
-}
-
-/// Resolves on Ctrl-C or SIGTERM, so that open streams are ended cleanly.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down");
+    .await
 }

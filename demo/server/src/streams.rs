@@ -40,6 +40,21 @@ impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
     }
 }
 
+impl PeerIp {
+    /// The client, as quotas count it: an IPv6 address by its /64 (what one host is usually
+    /// given), an IPv4 one as it is.
+    #[must_use]
+    pub fn client(self) -> IpAddr {
+        match self.0 {
+            IpAddr::V6(ip) => {
+                let bits = u128::from(ip) & !((1u128 << 64) - 1);
+                IpAddr::V6(std::net::Ipv6Addr::from(bits))
+            }
+            ip @ IpAddr::V4(_) => ip,
+        }
+    }
+}
+
 /// A stream of `channel` for one client, resuming after `last_event_id`.
 pub fn open(
     state: &AppState,
@@ -76,18 +91,25 @@ pub struct PollQuery {
     pub wait_ms: Option<u64>,
 }
 
-/// One long-poll of `channel`: the events after `last_event_id`, or the first to come.
+/// One long-poll of `channel`: the events after `last_event_id`, or the first to come. It
+/// counts against the client's cap while it waits, as a stream does.
 pub async fn poll(
     state: &AppState,
     feed: &AnyChannel,
     last_event_id: Option<&str>,
     query: &PollQuery,
+    peer: PeerIp,
 ) -> Response {
     if let Verdict::Refuse(response) = state.faults.verdict() {
         return response;
     }
+    let permit = match state.limiter.try_acquire(peer.0) {
+        Ok(permit) => permit,
+        Err(refused) => return refused.unavailable(),
+    };
     let wait = query.wait_ms.map_or(POLL_WAIT, |millis| {
         Duration::from_millis(millis).min(POLL_WAIT)
     });
-    feed.poll(last_event_id, wait).into_response()
+    let response = feed.poll(last_event_id, wait).hold(permit).into_response();
+    state.until_closing(response)
 }

@@ -64,8 +64,9 @@ async fn poll(
     State(state): State<AppState>,
     LastEventId(id): LastEventId,
     Query(query): Query<PollQuery>,
+    peer: PeerIp,
 ) -> Response {
-    streams::poll(&state, &state.ticker, id.as_deref(), &query).await
+    streams::poll(&state, &state.ticker, id.as_deref(), &query, peer).await
 }
 
 /// Prices that move a little each tick, reproducibly (no randomness source needed).

@@ -1,58 +1,14 @@
 //! The demo server's API, end to end through its router: per-user isolation, 401, 204, 503 and
 //! the fault injector.
 
+mod common;
+
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use axum::response::Response;
-use demo_server::{Config, app};
-use http_body_util::BodyExt;
+use common::{as_user, body_text, get, post_json, send, server, sign_in, with_json};
 use tidings_axum::testing::EventReader;
-use tower::ServiceExt;
-
-fn server(configure: impl FnOnce(&mut Config)) -> Router {
-    let mut config = Config::defaults();
-    config.faults = true;
-    config.tick_interval = Duration::from_millis(10);
-    configure(&mut config);
-    app(&config).expect("a valid configuration").0
-}
-
-async fn send(app: &Router, request: Request<Body>) -> Response {
-    app.clone().oneshot(request).await.expect("infallible")
-}
-
-fn get(uri: &str) -> Request<Body> {
-    Request::get(uri)
-        .body(Body::empty())
-        .expect("valid request")
-}
-
-fn get_as(uri: &str, user: &str) -> Request<Body> {
-    Request::get(uri)
-        .header(header::COOKIE, format!("tidings_user={user}"))
-        .body(Body::empty())
-        .expect("valid request")
-}
-
-fn post_json(uri: &str, json: &str) -> Request<Body> {
-    Request::post(uri)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(json.to_owned()))
-        .expect("valid request")
-}
-
-async fn body_text(response: Response) -> String {
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    String::from_utf8_lossy(&bytes).into_owned()
-}
 
 #[tokio::test]
 async fn notifications_reach_only_their_user_and_need_a_session() {
@@ -62,15 +18,13 @@ async fn notifications_reach_only_their_user_and_need_a_session() {
         StatusCode::UNAUTHORIZED
     );
 
-    let sign_in = send(&app, post_json("/api/session", r#"{"user":"alice"}"#)).await;
-    assert_eq!(sign_in.status(), StatusCode::OK);
-    let cookie = sign_in.headers()[header::SET_COOKIE]
-        .to_str()
-        .expect("ASCII");
-    assert!(cookie.starts_with("tidings_user=alice;"), "{cookie}");
-
-    let alice = send(&app, get_as("/api/notifications", "alice")).await;
-    let bob = send(&app, get_as("/api/notifications", "bob")).await;
+    let (alice, bob, root) = (
+        sign_in(&app, "alice").await,
+        sign_in(&app, "bob").await,
+        sign_in(&app, "root").await,
+    );
+    let alice = send(&app, as_user(get("/api/notifications"), &alice)).await;
+    let bob = send(&app, as_user(get("/api/notifications"), &bob)).await;
     assert_eq!(alice.status(), StatusCode::OK);
     let (mut alice, mut bob) = (
         EventReader::new(alice.into_body()),
@@ -84,7 +38,7 @@ async fn notifications_reach_only_their_user_and_need_a_session() {
     ] {
         let json = format!(r#"{{"user":"{user}","text":"{text}"}}"#);
         assert_eq!(
-            send(&app, post_json("/api/notifications", &json))
+            send(&app, as_user(post_json("/api/notifications", &json), &root))
                 .await
                 .status(),
             StatusCode::CREATED
@@ -102,16 +56,12 @@ async fn notifications_reach_only_their_user_and_need_a_session() {
         2
     );
     // Nothing else for alice: a third notification for bob does not reach her.
-    send(
-        &app,
-        post_json("/api/notifications", r#"{"user":"bob","text":"for bob 3"}"#),
-    )
-    .await;
-    send(
-        &app,
-        post_json("/api/notifications", r#"{"user":"alice","text":"second"}"#),
-    )
-    .await;
+    for json in [
+        r#"{"user":"bob","text":"for bob 3"}"#,
+        r#"{"user":"alice","text":"second"}"#,
+    ] {
+        send(&app, as_user(post_json("/api/notifications", json), &root)).await;
+    }
     assert!(alice.events(1).await[0].data.contains("second"));
 }
 
@@ -120,19 +70,21 @@ async fn a_finished_job_streams_to_done_then_answers_204() {
     let app = server(|_| {});
     let started = send(&app, post_json("/api/jobs", r#"{"step_ms":1}"#)).await;
     assert_eq!(started.status(), StatusCode::CREATED);
-    assert_eq!(body_text(started).await, r#"{"job":1}"#);
+    let started: serde_json::Value = serde_json::from_str(&body_text(started).await).expect("JSON");
+    let id = started["job"].as_u64().expect("a job ID");
+    let url = format!("/api/jobs/{id}");
 
-    let mut job = EventReader::new(send(&app, get("/api/jobs/1")).await.into_body());
+    let mut job = EventReader::new(send(&app, get(&url)).await.into_body());
     let events = job.events(102).await;
     let percents: Vec<String> = events[..101].iter().map(|e| e.data.clone()).collect();
     let expected: Vec<String> = (0..=100)
-        .map(|p| format!(r#"{{"job":1,"percent":{p}}}"#))
+        .map(|p| format!(r#"{{"job":{id},"percent":{p}}}"#))
         .collect();
     assert_eq!(percents, expected);
     assert_eq!(events[101].event_type, "done");
 
     // A client that saw the end and reconnects is told to stop for good.
-    let again = Request::get("/api/jobs/1")
+    let again = Request::get(&url)
         .header("last-event-id", &events[101].last_event_id)
         .body(Body::empty())
         .expect("valid request");
@@ -250,18 +202,25 @@ async fn streams_over_the_cap_are_told_to_come_back_later() {
 #[tokio::test]
 async fn blog_changes_go_out_live_and_resume() {
     let app = server(|_| {});
+    let root = sign_in(&app, "root").await;
     let mut reader = EventReader::new(send(&app, get("/api/blog")).await.into_body());
     let created = send(
         &app,
-        post_json("/api/blog/posts", r#"{"title":"Hello","body":"First"}"#),
+        as_user(
+            post_json("/api/blog/posts", r#"{"title":"Hello","body":"First"}"#),
+            &root,
+        ),
     )
     .await;
     assert_eq!(created.status(), StatusCode::CREATED);
-    let put = Request::put("/api/blog/posts/1")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(r#"{"title":"Hello!","body":"First, edited"}"#))
-        .expect("valid");
-    assert_eq!(send(&app, put).await.status(), StatusCode::OK);
+    let put = with_json(
+        Request::put("/api/blog/posts/1"),
+        r#"{"title":"Hello!","body":"First, edited"}"#,
+    );
+    assert_eq!(
+        send(&app, as_user(put, &root)).await.status(),
+        StatusCode::OK
+    );
     send(
         &app,
         Request::post("/api/blog/posts/1/view")
@@ -272,7 +231,10 @@ async fn blog_changes_go_out_live_and_resume() {
     let delete = Request::delete("/api/blog/posts/1")
         .body(Body::empty())
         .expect("valid");
-    assert_eq!(send(&app, delete).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        send(&app, as_user(delete, &root)).await.status(),
+        StatusCode::NO_CONTENT
+    );
 
     let events = reader.events(4).await;
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
@@ -295,21 +257,31 @@ async fn blog_changes_go_out_live_and_resume() {
 #[tokio::test]
 async fn polling_returns_the_same_events() {
     let app = server(|_| {});
+    let root = sign_in(&app, "root").await;
     send(
         &app,
-        post_json("/api/blog/posts", r#"{"title":"One","body":""}"#),
+        as_user(
+            post_json("/api/blog/posts", r#"{"title":"One","body":""}"#),
+            &root,
+        ),
     )
     .await;
     send(
         &app,
-        post_json("/api/blog/posts", r#"{"title":"Two","body":""}"#),
+        as_user(
+            post_json("/api/blog/posts", r#"{"title":"Two","body":""}"#),
+            &root,
+        ),
     )
     .await;
     // Polling from the start of the log is not possible without an ID: ask with the first.
     let mut stream = EventReader::new(send(&app, get("/api/blog")).await.into_body());
     send(
         &app,
-        post_json("/api/blog/posts", r#"{"title":"Three","body":""}"#),
+        as_user(
+            post_json("/api/blog/posts", r#"{"title":"Three","body":""}"#),
+            &root,
+        ),
     )
     .await;
     let third = stream.events(1).await.remove(0);

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use leptos::prelude::LeptosOptions;
-use tidings_axum::deadline::{PeerAddr, WriteDeadline};
 
 /// The server-rendered demo: the demo server's flags, and where the browser build is.
 #[derive(Debug, Parser)]
@@ -19,9 +18,11 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let args = Args::parse();
+    let mut args = Args::parse();
     let listener = tokio::net::TcpListener::bind(args.server.addr).await?;
     let addr = listener.local_addr()?;
+    // The address it answers to, with the port it got.
+    args.server.addr = addr;
     let options = LeptosOptions::builder()
         .output_name("demo-ssr")
         .site_root(args.site.to_string_lossy().into_owned())
@@ -30,20 +31,19 @@ async fn main() -> std::io::Result<()> {
     let (api, shutdown, state) =
         demo_server::app_with_state(&args.server).map_err(std::io::Error::other)?;
     let context = demo_ssr::server::demo_context(&state);
-    let app = api.merge(demo_ssr::server::pages(options, context));
+    // The pages pass the same guard as the API (a `Host` of this server's).
+    let pages =
+        demo_server::guard::protect(demo_ssr::server::pages(options, context), &args.server);
+    let app = api.merge(pages);
+    demo_server::serve::print_generated_accounts(&state.accounts);
     // A line for scripts and people alike.
     println!("demo-ssr listening on http://{addr}");
-    // Clients that stop reading are cut off; with the peer's address, for the per-client cap.
-    let listener = WriteDeadline::new(listener, args.server.write_deadline);
-    let server = axum::serve(
+    demo_server::serve::serve(
         listener,
-        app.into_make_service_with_connect_info::<PeerAddr>(),
+        app,
+        &args.server,
+        shutdown,
+        demo_server::serve::ctrl_c_or_sigterm(),
     )
-    .with_graceful_shutdown(shutdown.clone().after(async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            eprintln!("cannot listen for Ctrl-C: {error}");
-            std::future::pending::<()>().await;
-        }
-    }));
-    shutdown.run(server, args.server.shutdown_deadline).await
+    .await
 }

@@ -135,6 +135,30 @@ async fn wait_for_text(
     Err(format!("{css} never matched; last text: {last:?}"))
 }
 
+/// The password of the demo account `user`, from `TIDINGS_DEMO_USERS` (`name:password[:role]`,
+/// comma-separated), which `cargo xtask test` gives the server and the tests alike.
+fn password_of(user: &str) -> Result<String, String> {
+    let accounts = std::env::var("TIDINGS_DEMO_USERS")
+        .map_err(|_| "TIDINGS_DEMO_USERS is not set: run through `cargo xtask test`".to_owned())?;
+    accounts
+        .split(',')
+        .find_map(|account| {
+            let (name, rest) = account.split_once(':')?;
+            let password = rest.strip_suffix(":admin").unwrap_or(rest);
+            (name == user).then(|| password.to_owned())
+        })
+        .ok_or(format!("no demo account {user} in TIDINGS_DEMO_USERS"))
+}
+
+/// Signs in as `user` through the side panel's form.
+async fn sign_in(client: &Client, user: &str) -> Outcome {
+    type_into(client, "[data-testid=user]", user).await?;
+    type_into(client, "[data-testid=password]", &password_of(user)?).await?;
+    click(client, "[data-testid=sign-in]").await?;
+    wait_for_text(client, "[data-testid=signed-in]", 15, |t| t.contains(user)).await?;
+    Ok(())
+}
+
 /// The badge's state label.
 async fn badge_state(client: &Client) -> String {
     match client.find(Locator::Css(".tidings-badge")).await {
@@ -228,6 +252,14 @@ async fn a_post_published_by_the_admin_form_appears() {
     in_browser("blog", async |client| {
         click(client, "[data-testid=tab-blog]").await?;
         wait_for_text(client, ".tidings-badge", 15, |t| t.starts_with("open")).await?;
+        if client
+            .find(Locator::Css("[data-testid=publish]"))
+            .await
+            .is_ok()
+        {
+            return Err("the form shows before an admin signs in".into());
+        }
+        sign_in(client, "admin").await?;
         let title = format!("Hello from the end-to-end test {}", std::process::id());
         type_into(client, "[data-testid=post-title]", &title).await?;
         type_into(
@@ -246,28 +278,79 @@ async fn a_post_published_by_the_admin_form_appears() {
 #[tokio::test]
 #[ignore = "needs the demo server and chromedriver: run by `cargo xtask test`"]
 async fn notifications_reach_only_the_signed_in_user() {
-    in_browser("notifications", async |client| {
-        click(client, "[data-testid=tab-notifications]").await?;
-        type_into(client, "[data-testid=user]", "alice").await?;
-        click(client, "[data-testid=sign-in]").await?;
-        wait_for_text(client, "[data-testid=signed-in]", 15, |t| {
-            t.contains("alice")
-        })
-        .await?;
-        wait_for_text(client, ".tidings-badge", 15, |t| t.starts_with("open")).await?;
-        for (to, text) in [("bob", "for bob only"), ("alice", "hello alice")] {
-            type_into(client, "[data-testid=to]", to).await?;
-            type_into(client, "[data-testid=text]", text).await?;
-            click(client, "[data-testid=send]").await?;
-            tokio::time::sleep(Duration::from_millis(300)).await;
+    in_browser("notifications", async |alice| {
+        click(alice, "[data-testid=tab-notifications]").await?;
+        sign_in(alice, "alice").await?;
+        wait_for_text(alice, ".tidings-badge", 15, |t| t.starts_with("open")).await?;
+        if alice.find(Locator::Css("[data-testid=send]")).await.is_ok() {
+            return Err("a user is offered the admin's form".into());
         }
-        let toasts = wait_for_text(client, "[data-testid=toasts]", 15, |t| {
+        // The admin, in a browser of its own (its own cookies), sends one to each.
+        let (demo, webdriver) = endpoints();
+        let admin = headless_chromium(&webdriver).await;
+        let sent = async {
+            admin.goto(&demo).await.map_err(|e| e.to_string())?;
+            click(&admin, "[data-testid=tab-notifications]").await?;
+            sign_in(&admin, "admin").await?;
+            for (to, text) in [("bob", "for bob only"), ("alice", "hello alice")] {
+                type_into(&admin, "[data-testid=to]", to).await?;
+                type_into(&admin, "[data-testid=text]", text).await?;
+                click(&admin, "[data-testid=send]").await?;
+                wait_for_text(
+                    &admin,
+                    "form[aria-label='Send a notification'] [role=status]",
+                    15,
+                    |t| t == "sent",
+                )
+                .await?;
+            }
+            Ok::<_, String>(())
+        }
+        .await;
+        drop(admin.close().await);
+        sent?;
+        let toasts = wait_for_text(alice, "[data-testid=toasts]", 15, |t| {
             t.contains("hello alice")
         })
         .await?;
         if toasts.contains("for bob only") {
             return Err(format!("alice saw bob's notification: {toasts:?}"));
         }
+        // Signed out, her stream closes and the toasts' source is gone.
+        click(alice, "[data-testid=sign-out]").await?;
+        find(alice, "[data-testid=sign-in]").await?;
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs the demo server and chromedriver: run by `cargo xtask test`"]
+async fn a_form_on_another_site_cannot_change_anything() {
+    in_browser("cross-site-form", async |client| {
+        let (demo, _) = endpoints();
+        // A page of another origin (a data: URL's is opaque) that posts a form to the demo, as
+        // a malicious site would: a "simple" request, sent without a preflight.
+        let page = format!(
+            "data:text/html,<form method=post action='{demo}/api/faults/drop'>\
+             <input name=x value=1></form><script>document.forms[0].submit()</script>"
+        );
+        client.goto(&page).await.map_err(|e| e.to_string())?;
+        let mut text = String::new();
+        for _ in 0..100 {
+            if let Ok(body) = client.find(Locator::Css("body")).await {
+                text = body.text().await.unwrap_or_default();
+                if text.contains("refused") {
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if !text.contains("cross-origin request refused") {
+            return Err(format!("the cross-site form was not refused: {text:?}"));
+        }
+        // Back on the demo, for the screenshot and the console check.
+        client.goto(&demo).await.map_err(|e| e.to_string())?;
         Ok(())
     })
     .await;

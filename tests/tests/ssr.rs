@@ -132,6 +132,16 @@ async fn load(client: &Client, url: &str) -> Result<Load, String> {
 /// Sends one HTTP/1.0 request to the demo (so the answer comes whole, unchunked) and returns
 /// the response, status line and headers included.
 async fn request(method: &str, path: &str, json_body: Option<&str>) -> Result<String, String> {
+    request_as(method, path, json_body, None).await
+}
+
+/// [`request`], with a `Cookie` header when given one.
+async fn request_as(
+    method: &str,
+    path: &str,
+    json_body: Option<&str>,
+    cookie: Option<&str>,
+) -> Result<String, String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let url = demo();
     let addr = url.trim_start_matches("http://").trim_end_matches('/');
@@ -139,9 +149,12 @@ async fn request(method: &str, path: &str, json_body: Option<&str>) -> Result<St
         .await
         .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
     let body = json_body.unwrap_or_default();
+    let cookie = cookie
+        .map(|cookie| format!("Cookie: {cookie}\r\n"))
+        .unwrap_or_default();
     let request = format!(
         "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n{body}",
+         {cookie}Content-Length: {}\r\n\r\n{body}",
         body.len()
     );
     stream
@@ -239,10 +252,38 @@ async fn titles(client: &Client) -> Vec<String> {
     titles
 }
 
-/// Publishes a blog post through the demo's API.
+/// Signs in as the demo's admin (its password from `TIDINGS_DEMO_USERS`, which `cargo xtask
+/// test` gives the server too); the `Cookie` header's value.
+async fn admin_cookie() -> Result<String, String> {
+    let accounts = std::env::var("TIDINGS_DEMO_USERS")
+        .map_err(|_| "TIDINGS_DEMO_USERS is not set: run through `cargo xtask test`".to_owned())?;
+    let password = accounts
+        .split(',')
+        .find_map(|account| account.strip_prefix("admin:")?.strip_suffix(":admin"))
+        .ok_or("no admin account in TIDINGS_DEMO_USERS")?;
+    let body = json!({"user": "admin", "password": password}).to_string();
+    let response = request("POST", "/api/session", Some(&body)).await?;
+    response
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("set-cookie").then(|| {
+                value
+                    .trim()
+                    .split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+        })
+        .ok_or(format!("signing in as admin failed: {response}"))
+}
+
+/// Publishes a blog post through the demo's API, as its admin.
 async fn publish_post(title: &str) -> Result<(), String> {
     let body = json!({"title": title, "body": "posted by the SSR end-to-end test"}).to_string();
-    let response = request("POST", "/api/blog/posts", Some(&body)).await?;
+    let cookie = admin_cookie().await?;
+    let response = request_as("POST", "/api/blog/posts", Some(&body), Some(&cookie)).await?;
     if response.starts_with("HTTP/1.0 201") || response.starts_with("HTTP/1.1 201") {
         Ok(())
     } else {

@@ -184,6 +184,8 @@ fn browser(root: &Path, test: &str, env: &[(&str, &str)], timeout: Duration) -> 
             "--tick-interval-ms",
             "3600000",
             "--faults",
+            "--max-streams-per-client",
+            "1000",
         ],
     )?;
     process::wait_for_http(&server, server_addr, "/api/health", Duration::from_secs(30))?;

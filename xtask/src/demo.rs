@@ -34,8 +34,9 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
     }
     crate::setup::run()?;
     let root = crate::root();
+    let accounts = Accounts::generate()?;
     if ssr {
-        return server_rendered(&root);
+        return server_rendered(&root, &accounts);
     }
     let api: SocketAddr = API_ADDR.parse().map_err(|e| format!("{e}"))?;
     process::ensure_port_free(api)?;
@@ -46,7 +47,10 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
     // Fault injection on: the demo's chaos panel uses it.
     let mut services = Vec::new();
     if instances == 1 {
-        let server = process::start_demo_server("demo-server", &["--addr", API_ADDR, "--faults"])?;
+        let mut args = vec!["--addr", API_ADDR, "--faults"];
+        let flags = accounts.flags();
+        args.extend(flags.iter().map(String::as_str));
+        let server = process::start_demo_server("demo-server", &args)?;
         process::wait_for_http(&server, api, "/api/health", Duration::from_secs(30))?;
         services.push(server);
     } else {
@@ -59,7 +63,11 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
                 .map_err(|e| format!("{e}"))?;
             process::ensure_port_free(addr)?;
             let addr_text = addr.to_string();
+            // They answer to the balancer's address, and share accounts and sessions.
             let mut args = vec!["--addr", &addr_text, "--faults", "--redis", &redis_url];
+            args.extend(["--allowed-host", API_ADDR]);
+            let flags = accounts.flags();
+            args.extend(flags.iter().map(String::as_str));
             // One ticker for all: the others deliver its ticks.
             if n > 1 {
                 args.push("--no-ticker");
@@ -77,7 +85,8 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
     }
 
     println!("== demo: trunk serve (Ctrl-C stops both)");
-    println!("\n    open {APP_URL}\n");
+    println!("\n    open {APP_URL}");
+    accounts.print();
     let mut trunk = std::process::Command::new("trunk");
     trunk
         .env("PATH", tool_path())
@@ -94,11 +103,14 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
 }
 
 /// The server-rendered demo, in the foreground until Ctrl-C.
-fn server_rendered(root: &std::path::Path) -> Result<(), String> {
+fn server_rendered(root: &std::path::Path, accounts: &Accounts) -> Result<(), String> {
     println!("== demo: building the server-rendered demo");
     crate::ssr::build(root)?;
-    let server = crate::ssr::start(root, "demo-ssr", API_ADDR, &[])?;
-    println!("\n    open http://{API_ADDR} (Ctrl-C stops it)\n");
+    let flags = accounts.flags();
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let server = crate::ssr::start(root, "demo-ssr", API_ADDR, &flags)?;
+    println!("\n    open http://{API_ADDR} (Ctrl-C stops it)");
+    accounts.print();
     // Ctrl-C stops it (the interrupt handler stops every service); until then, watch it.
     loop {
         std::thread::sleep(Duration::from_secs(1));
@@ -136,4 +148,68 @@ fn start_redis(root: &std::path::Path) -> Result<process::Service, String> {
     )?;
     process::wait_for_port(addr, Duration::from_secs(10))?;
     Ok(redis)
+}
+
+/// The demo's accounts and session key, made up afresh for each `cargo xtask demo`: random
+/// passwords, printed for whoever started it, never a password everyone knows.
+struct Accounts {
+    /// `(name, password, admin)`.
+    accounts: Vec<(&'static str, String, bool)>,
+    session_key: String,
+}
+
+impl Accounts {
+    fn generate() -> Result<Self, String> {
+        let accounts = [("alice", false), ("bob", false), ("admin", true)]
+            .into_iter()
+            .map(|(name, admin)| Ok((name, random_text(16)?, admin)))
+            .collect::<Result<_, String>>()?;
+        let key = random_bytes(64)?;
+        Ok(Self {
+            accounts,
+            session_key: key.iter().map(|byte| format!("{byte:02x}")).collect(),
+        })
+    }
+
+    /// The servers' flags: every account, and one session key for all of them.
+    fn flags(&self) -> Vec<String> {
+        let mut flags = Vec::new();
+        for (name, password, admin) in &self.accounts {
+            let role = if *admin { ":admin" } else { "" };
+            flags.extend(["--user".to_owned(), format!("{name}:{password}{role}")]);
+        }
+        flags.extend(["--session-key".to_owned(), self.session_key.clone()]);
+        flags
+    }
+
+    fn print(&self) {
+        println!("    sign in (side panel) as:");
+        for (name, password, admin) in &self.accounts {
+            let role = if *admin {
+                "  (admin: writes the blog, sends notifications)"
+            } else {
+                ""
+            };
+            println!("      {name:>5} / {password}{role}");
+        }
+        println!();
+    }
+}
+
+fn random_bytes(n: usize) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    let mut bytes = vec![0u8; n];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut random| random.read_exact(&mut bytes))
+        .map_err(|e| format!("no randomness from /dev/urandom: {e}"))?;
+    Ok(bytes)
+}
+
+/// `n` random letters and digits, without the ones easily confused.
+fn random_text(n: usize) -> Result<String, String> {
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    Ok(random_bytes(n)?
+        .iter()
+        .map(|byte| char::from(ALPHABET[usize::from(*byte) % ALPHABET.len()]))
+        .collect())
 }

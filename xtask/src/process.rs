@@ -260,6 +260,22 @@ pub(crate) fn elapsed(since: Instant) -> String {
 }
 
 /// Starts the demo server (already built, in `target/debug`) as the service `name`, with `args`.
+/// The accounts of the demo servers the tests start: given to the servers (`--user`, one
+/// each) and to the tests that sign in (`TIDINGS_DEMO_USERS`) alike.
+pub(crate) const TEST_ACCOUNTS: &str =
+    "alice:alice-password,bob:bob-password,admin:admin-password:admin";
+
+/// The flags of a demo server the tests start: [`TEST_ACCOUNTS`], and room for the many
+/// streams the tests open from one address.
+pub(crate) fn test_server_flags() -> Vec<String> {
+    let mut flags: Vec<String> = TEST_ACCOUNTS
+        .split(',')
+        .flat_map(|account| ["--user".to_owned(), account.to_owned()])
+        .collect();
+    flags.extend(["--max-streams-per-client".to_owned(), "1000".to_owned()]);
+    flags
+}
+
 pub(crate) fn start_demo_server(name: &str, args: &[&str]) -> Result<Service, String> {
     start_server(&crate::root().join("target/debug/demo-server"), name, args)
 }

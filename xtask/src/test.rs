@@ -272,18 +272,19 @@ fn browser_tests(root: &Path) -> Result<(), String> {
     let server_addr: SocketAddr = TEST_SERVER.parse().map_err(|e| format!("{e}"))?;
     process::ensure_port_free(server_addr)?;
     process::ensure_port_free(TEST_PAGE.parse().map_err(|e| format!("{e}"))?)?;
-    let server = process::start_demo_server(
-        "demo-server (browser tests)",
-        &[
-            "--addr",
-            TEST_SERVER,
-            "--cors-origin",
-            &format!("http://{TEST_PAGE}"),
-            "--tick-interval-ms",
-            "50",
-            "--faults",
-        ],
-    )?;
+    let page = format!("http://{TEST_PAGE}");
+    let flags = process::test_server_flags();
+    let mut args = vec![
+        "--addr",
+        TEST_SERVER,
+        "--cors-origin",
+        &page,
+        "--tick-interval-ms",
+        "50",
+        "--faults",
+    ];
+    args.extend(flags.iter().map(String::as_str));
+    let server = process::start_demo_server("demo-server (browser tests)", &args)?;
     process::wait_for_http(&server, server_addr, "/api/health", Duration::from_secs(30))?;
     let peer = start_peer_server(root)?;
 
@@ -370,18 +371,19 @@ fn e2e_tests(root: &Path) -> Result<(), String> {
     process::ensure_port_free(server_addr)?;
     process::ensure_port_free(driver_addr)?;
     let dist = root.join("dist");
-    let server = process::start_demo_server(
-        "demo-server (end-to-end)",
-        &[
-            "--addr",
-            E2E_SERVER,
-            "--dist",
-            &dist.to_string_lossy(),
-            "--tick-interval-ms",
-            "200",
-            "--faults",
-        ],
-    )?;
+    let dist = dist.to_string_lossy();
+    let flags = process::test_server_flags();
+    let mut args = vec![
+        "--addr",
+        E2E_SERVER,
+        "--dist",
+        &dist,
+        "--tick-interval-ms",
+        "200",
+        "--faults",
+    ];
+    args.extend(flags.iter().map(String::as_str));
+    let server = process::start_demo_server("demo-server (end-to-end)", &args)?;
     process::wait_for_http(&server, server_addr, "/api/health", Duration::from_secs(30))?;
     let driver = start_webdriver(root, "chromedriver", driver_addr, "chromedriver.log")?;
     process::run(
@@ -389,6 +391,7 @@ fn e2e_tests(root: &Path) -> Result<(), String> {
         cargo()
             .current_dir(root)
             .env("TIDINGS_DEMO_URL", format!("http://{E2E_SERVER}"))
+            .env("TIDINGS_DEMO_USERS", process::TEST_ACCOUNTS)
             .env("TIDINGS_WEBDRIVER_URL", format!("http://{WEBDRIVER}"))
             .args([
                 "test",
@@ -427,12 +430,10 @@ fn start_webdriver(
 /// events a second.
 fn ssr_e2e_tests(root: &Path) -> Result<(), String> {
     crate::ssr::build(root)?;
-    let server = crate::ssr::start(
-        root,
-        "demo-ssr (end-to-end)",
-        SSR_SERVER,
-        &["--tick-interval-ms", "10"],
-    )?;
+    let flags = process::test_server_flags();
+    let mut args = vec!["--tick-interval-ms", "10"];
+    args.extend(flags.iter().map(String::as_str));
+    let server = crate::ssr::start(root, "demo-ssr (end-to-end)", SSR_SERVER, &args)?;
     let mut drivers = Vec::new();
     for (name, addr) in [
         ("chromedriver", WEBDRIVER),
@@ -452,6 +453,7 @@ fn ssr_e2e_tests(root: &Path) -> Result<(), String> {
         cargo()
             .current_dir(root)
             .env("TIDINGS_SSR_URL", format!("http://{SSR_SERVER}"))
+            .env("TIDINGS_DEMO_USERS", process::TEST_ACCOUNTS)
             .env("TIDINGS_CHROMIUM_WEBDRIVER", format!("http://{WEBDRIVER}"))
             .env(
                 "TIDINGS_FIREFOX_WEBDRIVER",

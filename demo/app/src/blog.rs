@@ -1,5 +1,5 @@
 //! The live blog: posts appear, change and disappear as they are published; view counts tick.
-//! The admin form publishes through the server's JSON API, so two windows both update.
+//! An admin's form publishes through the server's JSON API, so two windows both update.
 
 use std::collections::BTreeMap;
 
@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::json;
 
+use crate::account::Session;
 use crate::{api, page_stream};
 
 /// The live blog, from a snapshot of `/api/blog/posts` and then the `/api/blog` stream.
@@ -58,20 +59,26 @@ pub(crate) fn BlogPage() -> impl IntoView {
             }
         });
     };
+    let session = expect_context::<Session>();
     view! {
         <section class="panel" aria-labelledby="blog-title">
             <h2 id="blog-title">"Live blog"</h2>
-            <form class="form" on:submit=publish aria-label="Publish a post">
-                <label>"Title" <input data-testid="post-title" required bind:value=title/></label>
-                <label>"Text" <textarea data-testid="post-body" rows="2" bind:value=body></textarea></label>
-                <button type="submit" data-testid="publish">"Publish"</button>
-                <span class="form__status" role="status">{status}</span>
-            </form>
+            <Show
+                when=move || session.is_admin()
+                fallback=|| view! { <p class="meta">"Sign in as an admin (side panel) to write."</p> }
+            >
+                <form class="form" on:submit=publish aria-label="Publish a post">
+                    <label>"Title" <input data-testid="post-title" required bind:value=title/></label>
+                    <label>"Text" <textarea data-testid="post-body" rows="2" bind:value=body></textarea></label>
+                    <button type="submit" data-testid="publish">"Publish"</button>
+                    <span class="form__status" role="status">{status}</span>
+                </form>
+            </Show>
             <div class="posts" data-testid="posts" aria-live="polite">
                 {move || {
                     let all = posts.get();
                     if all.is_empty() {
-                        return view! { <p class="meta">"No posts yet: publish one."</p> }.into_any();
+                        return view! { <p class="meta">"No posts yet."</p> }.into_any();
                     }
                     all.into_values().rev().map(|post| view! { <PostView post=post/> }).collect_view().into_any()
                 }}
@@ -92,6 +99,7 @@ fn PostView(post: Post) -> impl IntoView {
     let delete_it = move |_| {
         spawn_local(async move { drop(api::delete(&format!("/api/blog/posts/{id}")).await) })
     };
+    let session = expect_context::<Session>();
     view! {
         <article class="post" data-testid="post">
             <h3>{post.title}</h3>
@@ -99,7 +107,9 @@ fn PostView(post: Post) -> impl IntoView {
             <p class="meta">
                 <span data-testid="views">{post.views}</span>" views "
                 <button type="button" on:click=view_it>"view"</button>
-                <button type="button" on:click=delete_it>"delete"</button>
+                <Show when=move || session.is_admin()>
+                    <button type="button" on:click=delete_it>"delete"</button>
+                </Show>
             </p>
         </article>
     }

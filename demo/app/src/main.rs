@@ -10,6 +10,7 @@
     reason = "#[component] generates a pub props struct, even in a binary"
 )]
 
+mod account;
 mod api;
 mod blog;
 mod chaos;
@@ -101,6 +102,7 @@ fn App() -> impl IntoView {
         inspector: inspector::Log::new(),
     };
     provide_context(demo);
+    provide_context(account::Session::load());
     let page = RwSignal::new(Page::Ticker);
     let choose_mode = move |event: leptos::ev::Event| {
         let mode = match event_target_value(&event).as_str() {
@@ -158,6 +160,7 @@ fn App() -> impl IntoView {
                 }}
             </main>
             <aside class="side">
+                <account::AccountPanel/>
                 <chaos::ChaosPanel/>
                 <inspector::Inspector/>
             </aside>

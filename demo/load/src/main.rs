@@ -101,6 +101,11 @@ fn start(which: &str) -> Result<Server, Error> {
             "3600000",
             "--keep-alive-secs",
             "60",
+            // Every stream comes from this one address.
+            "--max-streams-per-client",
+            "100000",
+            "--user",
+            ADMIN,
         ]);
         command
     } else {
@@ -142,8 +147,14 @@ async fn run(n: usize, which: &str) -> Result<String, Error> {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let after = rss_kib(pid)?;
 
-    // Publish, stamping each event with its send time.
+    // Publish, stamping each event with its send time: the demo's blog takes posts from an
+    // admin only.
     let mut admin = connect(addr).await?;
+    let cookie = if which == "demo" {
+        sign_in(&mut admin).await?
+    } else {
+        String::new()
+    };
     for _ in 0..EVENTS {
         let sent = now_micros();
         // A whole post: the demo's blog takes its title and body, the fan-out servers send it
@@ -151,6 +162,7 @@ async fn run(n: usize, which: &str) -> Result<String, Error> {
         let body = format!(r#"{{"id":0,"title":"{sent}","body":"","views":0}}"#);
         let request = Request::post("/api/blog/posts")
             .header("host", SERVER)
+            .header("cookie", &cookie)
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body)))?;
         let response = admin.send_request(request).await?;
@@ -189,6 +201,29 @@ async fn run(n: usize, which: &str) -> Result<String, Error> {
         percentile(0.99),
         percentile(1.0),
     ))
+}
+
+/// The demo server's admin account, for publishing.
+const ADMIN: &str = "bench:bench-password:admin";
+
+/// Signs in as [`ADMIN`]; the `Cookie` header to send.
+async fn sign_in(sender: &mut Sender) -> Result<String, Error> {
+    let request = Request::post("/api/session")
+        .header("host", SERVER)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from_static(
+            br#"{"user":"bench","password":"bench-password"}"#,
+        )))?;
+    let response = sender.send_request(request).await?;
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("signing in answered {}", response.status()))?;
+    response.into_body().collect().await?;
+    Ok(cookie)
 }
 
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;

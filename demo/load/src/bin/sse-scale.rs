@@ -83,6 +83,8 @@ fn start_server(port: u16, redis: Option<&str>) -> Result<Process, Error> {
     command
         .args(["--addr", &addr, "--faults", "--no-ticker"])
         .args(["--keep-alive-secs", "60"])
+        // Every stream comes from this one address.
+        .args(["--max-streams-per-client", "100000"])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null());
     if let Some(url) = redis {

@@ -1,5 +1,5 @@
-//! End-to-end tests of the demo: the trunk-built app, served by the demo server (with
-//! `--faults`), driven in headless Chromium through WebDriver. They need those running, so they
+//! End-to-end tests of the demo: the trunk-built app, served by the fixture server (the demo
+//! server with its chaos panel's faults, behind a token), driven in headless Chromium through WebDriver. They need those running, so they
 //! are ignored by a plain `cargo test`; `cargo xtask test` starts everything and runs them with
 //! `--ignored`. Each saves a screenshot under `target/e2e/` and checks the console stayed clean.
 #![cfg(not(target_arch = "wasm32"))]
@@ -208,6 +208,22 @@ async fn ticker_shows_live_ticks() {
 #[ignore = "needs the demo server and chromedriver: run by `cargo xtask test`"]
 async fn the_chaos_panel_drop_reconnects_without_missing_ticks() {
     in_browser("chaos", async |client| {
+        // The panel shows only with the token the server was started with.
+        find(client, "[data-testid=signed-in], [data-testid=sign-in]").await?;
+        if client
+            .find(Locator::Css("[data-testid=chaos-drop]"))
+            .await
+            .is_ok()
+        {
+            return Err("the chaos panel shows without its token".into());
+        }
+        let token = std::env::var("TIDINGS_CHAOS_TOKEN")
+            .map_err(|_| "TIDINGS_CHAOS_TOKEN is not set: run through `cargo xtask test`")?;
+        let (demo, _) = endpoints();
+        client
+            .goto(&format!("{demo}/?chaos={token}"))
+            .await
+            .map_err(|e| e.to_string())?;
         wait_for_text(client, "[data-testid=received]", 15, |t| {
             t.parse::<u64>().is_ok_and(|n| n >= 3)
         })

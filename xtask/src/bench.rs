@@ -126,6 +126,8 @@ fn build_load_tools(root: &Path) -> Result<(), String> {
             "sse-load",
             "-p",
             "demo-server",
+            "-p",
+            "fixture-server",
         ]),
     )
 }
@@ -168,14 +170,14 @@ fn browser(root: &Path, test: &str, env: &[(&str, &str)], timeout: Duration) -> 
         "build the demo server",
         cargo()
             .current_dir(root)
-            .args(["build", "--profile", "bench", "-p", "demo-server"]),
+            .args(["build", "--profile", "bench", "-p", "fixture-server"]),
     )?;
     let server_addr: SocketAddr = BENCH_SERVER.parse().map_err(|e| format!("{e}"))?;
     process::ensure_port_free(server_addr)?;
     process::ensure_port_free(BENCH_PAGE.parse().map_err(|e| format!("{e}"))?)?;
     let server = process::start_server(
-        &root.join("target/release/demo-server"),
-        "demo-server (bench)",
+        &root.join("target/release/fixture-server"),
+        "fixture-server (bench)",
         &[
             "--addr",
             BENCH_SERVER,
@@ -183,7 +185,6 @@ fn browser(root: &Path, test: &str, env: &[(&str, &str)], timeout: Duration) -> 
             &format!("http://{BENCH_PAGE}"),
             "--tick-interval-ms",
             "3600000",
-            "--faults",
             "--max-streams-per-client",
             "1000",
         ],

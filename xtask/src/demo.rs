@@ -1,4 +1,7 @@
 //! `cargo xtask demo`: the demo server and `trunk serve`, one origin through trunk's proxy.
+//!
+//! The server is the fixture server (the demo with its chaos panel's fault injection), which
+//! wants a chaos token made up for the run; `--no-chaos` runs the plain demo server.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -17,11 +20,13 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
     let mut release = false;
     let mut instances = 1usize;
     let mut ssr = false;
+    let mut chaos = true;
     let mut rest = options.iter();
     while let Some(option) = rest.next() {
         match option.as_str() {
             "--release" => release = true,
             "--ssr" => ssr = true,
+            "--no-chaos" => chaos = false,
             "--instances" => {
                 instances = rest
                     .next()
@@ -35,6 +40,7 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
     crate::setup::run()?;
     let root = crate::root();
     let accounts = Accounts::generate()?;
+    let token = chaos.then(|| random_text(24)).transpose()?;
     if ssr {
         return server_rendered(&root, &accounts);
     }
@@ -44,13 +50,21 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
 
     println!("== demo: building the demo server");
     process::build_demo_server()?;
-    // Fault injection on: the demo's chaos panel uses it.
+    // With the chaos panel, the fixture server: the demo with fault injection, behind the token.
+    let start = |name: &str, args: &[&str]| match &token {
+        Some(token) => {
+            let mut args = args.to_vec();
+            args.extend(["--chaos-token", token]);
+            process::start_fixture_server(&name.replace("demo-server", "fixture-server"), &args)
+        }
+        None => process::start_demo_server(name, args),
+    };
     let mut services = Vec::new();
     if instances == 1 {
-        let mut args = vec!["--addr", API_ADDR, "--faults"];
+        let mut args = vec!["--addr", API_ADDR];
         let flags = accounts.flags();
         args.extend(flags.iter().map(String::as_str));
-        let server = process::start_demo_server("demo-server", &args)?;
+        let server = start("demo-server", &args)?;
         process::wait_for_http(&server, api, "/api/health", Duration::from_secs(30))?;
         services.push(server);
     } else {
@@ -64,7 +78,7 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
             process::ensure_port_free(addr)?;
             let addr_text = addr.to_string();
             // They answer to the balancer's address, and share accounts and sessions.
-            let mut args = vec!["--addr", &addr_text, "--faults", "--redis", &redis_url];
+            let mut args = vec!["--addr", &addr_text, "--redis", &redis_url];
             args.extend(["--allowed-host", API_ADDR]);
             let flags = accounts.flags();
             args.extend(flags.iter().map(String::as_str));
@@ -72,7 +86,7 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
             if n > 1 {
                 args.push("--no-ticker");
             }
-            let server = process::start_demo_server(&format!("demo-server {n}"), &args)?;
+            let server = start(&format!("demo-server {n}"), &args)?;
             process::wait_for_http(&server, addr, "/api/health", Duration::from_secs(30))?;
             services.push(server);
             backends.push(addr);
@@ -85,7 +99,12 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
     }
 
     println!("== demo: trunk serve (Ctrl-C stops both)");
-    println!("\n    open {APP_URL}");
+    match &token {
+        Some(token) => {
+            println!("\n    open {APP_URL}/?chaos={token}   (the chaos panel needs the token)")
+        }
+        None => println!("\n    open {APP_URL}"),
+    }
     accounts.print();
     let mut trunk = std::process::Command::new("trunk");
     trunk

@@ -2,7 +2,8 @@
 //!
 //! - `cargo xtask setup`: installs what the project needs, skipping whatever is already there.
 //! - `cargo xtask demo`: the demo server and `trunk serve`, same origin through trunk's proxy;
-//!   `--ssr`: the server-rendered demo instead (leptos_axum, hydrated in the browser).
+//!   `--ssr`: the server-rendered demo instead (leptos_axum, hydrated in the browser). It prints
+//!   the demo accounts and the chaos panel's token, made up afresh for each run.
 //! - `cargo xtask test`: formatting, lints, native tests, browser tests in headless Chromium and
 //!   Firefox, and the end-to-end test of the demo.
 //! - `cargo xtask bench ...`: the benchmarks.
@@ -33,6 +34,8 @@ commands:
                    (127.0.0.1:6399), behind a round-robin balancer on 127.0.0.1:3000
       --ssr        the server-rendered demo instead (leptos_axum + hydrate) on
                    http://127.0.0.1:3000
+      --no-chaos   the plain demo server, without the chaos panel's fault injection
+                   (otherwise the fixture server, behind a token printed at start-up)
   test             fmt, clippy (native and wasm32), docs, native tests, 30 s of fuzzing per
                    target, browser tests in headless Chromium and Firefox (bad input, chaos and
                    a short soak among them), interop tests against third-party clients,

@@ -276,6 +276,19 @@ pub(crate) fn test_server_flags() -> Vec<String> {
     flags
 }
 
+/// The chaos token of the fixture server the end-to-end tests start (a test's own: `cargo
+/// xtask demo` makes up a random one).
+pub(crate) const TEST_CHAOS_TOKEN: &str = "end-to-end-chaos-token";
+
+/// Starts the fixture server (the demo with fault injection and test streams), debug build.
+pub(crate) fn start_fixture_server(name: &str, args: &[&str]) -> Result<Service, String> {
+    start_server(
+        &crate::root().join("target/debug/fixture-server"),
+        name,
+        args,
+    )
+}
+
 pub(crate) fn start_demo_server(name: &str, args: &[&str]) -> Result<Service, String> {
     start_server(&crate::root().join("target/debug/demo-server"), name, args)
 }
@@ -299,12 +312,17 @@ pub(crate) fn start_server(binary: &Path, name: &str, args: &[&str]) -> Result<S
     Service::start(name, command, &logs.join(format!("{file}.log")))
 }
 
-/// Builds the demo server (debug), for [`start_demo_server`].
+/// Builds the demo server and the fixture server (debug), for [`start_demo_server`] and
+/// [`start_fixture_server`].
 pub(crate) fn build_demo_server() -> Result<(), String> {
     run(
-        "build demo-server",
-        cargo()
-            .current_dir(crate::root())
-            .args(["build", "-p", "demo-server"]),
+        "build demo-server and fixture-server",
+        cargo().current_dir(crate::root()).args([
+            "build",
+            "-p",
+            "demo-server",
+            "-p",
+            "fixture-server",
+        ]),
     )
 }

@@ -281,10 +281,9 @@ fn browser_tests(root: &Path) -> Result<(), String> {
         &page,
         "--tick-interval-ms",
         "50",
-        "--faults",
     ];
     args.extend(flags.iter().map(String::as_str));
-    let server = process::start_demo_server("demo-server (browser tests)", &args)?;
+    let server = process::start_fixture_server("fixture-server (browser tests)", &args)?;
     process::wait_for_http(&server, server_addr, "/api/health", Duration::from_secs(30))?;
     let peer = start_peer_server(root)?;
 
@@ -380,10 +379,11 @@ fn e2e_tests(root: &Path) -> Result<(), String> {
         &dist,
         "--tick-interval-ms",
         "200",
-        "--faults",
+        "--chaos-token",
+        process::TEST_CHAOS_TOKEN,
     ];
     args.extend(flags.iter().map(String::as_str));
-    let server = process::start_demo_server("demo-server (end-to-end)", &args)?;
+    let server = process::start_fixture_server("fixture-server (end-to-end)", &args)?;
     process::wait_for_http(&server, server_addr, "/api/health", Duration::from_secs(30))?;
     let driver = start_webdriver(root, "chromedriver", driver_addr, "chromedriver.log")?;
     process::run(
@@ -392,6 +392,7 @@ fn e2e_tests(root: &Path) -> Result<(), String> {
             .current_dir(root)
             .env("TIDINGS_DEMO_URL", format!("http://{E2E_SERVER}"))
             .env("TIDINGS_DEMO_USERS", process::TEST_ACCOUNTS)
+            .env("TIDINGS_CHAOS_TOKEN", process::TEST_CHAOS_TOKEN)
             .env("TIDINGS_WEBDRIVER_URL", format!("http://{WEBDRIVER}"))
             .args([
                 "test",

@@ -5,7 +5,20 @@ use serde::de::DeserializeOwned;
 
 /// `POST`s `json` to `path`; the answer's body, or what went wrong.
 pub(crate) async fn post(path: &str, json: &serde_json::Value) -> Result<String, String> {
-    let response = Request::post(path)
+    post_with(path, json, &[]).await
+}
+
+/// [`post`], with `headers` besides.
+pub(crate) async fn post_with(
+    path: &str,
+    json: &serde_json::Value,
+    headers: &[(&str, &str)],
+) -> Result<String, String> {
+    let mut request = Request::post(path);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let response = request
         .header("Content-Type", "application/json")
         .body(json.to_string())
         .map_err(|e| e.to_string())?
@@ -23,10 +36,16 @@ pub(crate) async fn post(path: &str, json: &serde_json::Value) -> Result<String,
 
 /// `DELETE`s `path`.
 pub(crate) async fn delete(path: &str) -> Result<(), String> {
-    let response = Request::delete(path)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+    delete_with(path, &[]).await
+}
+
+/// [`delete`], with `headers` besides.
+pub(crate) async fn delete_with(path: &str, headers: &[(&str, &str)]) -> Result<(), String> {
+    let mut request = Request::delete(path);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.map_err(|e| e.to_string())?;
     if response.ok() {
         Ok(())
     } else {

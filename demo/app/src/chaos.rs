@@ -1,5 +1,7 @@
-//! The chaos panel: breaks the server on purpose (its fault injection, on with `--faults`), so
-//! that a visitor can watch reconnects, resume and the fallback to polling happen.
+//! The chaos panel: breaks the server on purpose (the fixture server's fault injection), so that
+//! a visitor can watch reconnects, resume and the fallback to polling happen. It needs the
+//! token `cargo xtask demo` prints, in the page's `?chaos=` parameter; without one it is not
+//! shown.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -7,24 +9,39 @@ use serde_json::json;
 
 use crate::api;
 
-/// Buttons that order faults from the server.
+/// The chaos token from the page's URL (`?chaos=...`), if any.
+fn token() -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    let params = web_sys::UrlSearchParams::new_with_str(&search).ok()?;
+    params.get("chaos").filter(|token| !token.is_empty())
+}
+
+/// Buttons that order faults from the server, when the page has the chaos token.
 #[component]
 pub(crate) fn ChaosPanel() -> impl IntoView {
+    token().map(|token| view! { <Buttons token=token/> })
+}
+
+#[component]
+fn Buttons(token: String) -> impl IntoView {
     let status = RwSignal::new(String::new());
+    let token = StoredValue::new(token);
     let order = move |path: &'static str, body: serde_json::Value, done: &'static str| {
         move |_| {
             let body = body.clone();
             spawn_local(async move {
-                match api::post(path, &body).await {
+                let token = token.get_value();
+                match api::post_with(path, &body, &[("X-Chaos-Token", &token)]).await {
                     Ok(_) => status.set(done.into()),
-                    Err(error) => status.set(format!("{error} (start the server with --faults)")),
+                    Err(error) => status.set(error),
                 }
             });
         }
     };
     let clear = move |_| {
         spawn_local(async move {
-            match api::delete("/api/faults").await {
+            let token = token.get_value();
+            match api::delete_with("/api/faults", &[("X-Chaos-Token", &token)]).await {
                 Ok(()) => status.set("all faults cleared".into()),
                 Err(error) => status.set(error),
             }

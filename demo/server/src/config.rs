@@ -115,11 +115,7 @@ pub struct Config {
     #[arg(long, env = "TIDINGS_DEMO_MAX_JOBS_PER_CLIENT", default_value_t = 3)]
     pub max_jobs_per_client: usize,
 
-    /// Enable fault injection under /api/faults (for tests and the demo's chaos panel).
-    #[arg(long, env = "TIDINGS_DEMO_FAULTS")]
-    pub faults: bool,
-
-    /// Share the ticker, the blog's events and the firehose with every server on the same Redis
+    /// Share the ticker and the blog's events with every server on the same Redis
     /// (`redis://127.0.0.1:6379/`): publish on any, deliver on all, resume on any. Without it
     /// every feed lives in this server's memory.
     #[arg(long, env = "TIDINGS_DEMO_REDIS")]

@@ -8,25 +8,19 @@
 //! | `POST/GET/DELETE /api/session` | sign in (`{"user","password"}`), who, sign out: see [`auth`] |
 //! | `GET /api/notifications`, `/api/notifications/poll`; `POST /api/notifications` | the signed-in user's `notification` events (401 without a session); sending is for admins |
 //! | `POST /api/jobs`; `GET /api/jobs/{id}`, `/api/jobs/{id}/poll` | `progress` to `done`, then `204` |
-//! | `/api/faults/...` | fault injection, with `--faults` only: see [`faults`] |
-//! | `GET/POST /api/echo` | one event describing the request, then the end, with `--faults` only: see [`echo`] |
-//! | `GET /api/hostile/{kind}` | broken and hostile streams, with `--faults` only: see [`hostile`] |
-//! | `GET/POST /api/firehose`, `/api/firehose/poll` | bursts of `tick` events on demand, with `--faults` only: see [`firehose`] |
 //!
 //! Every request passes the [`guard`] first (a `Host` of this server's, and state-changing
 //! requests from its own pages or a `--cors-origin`). Every stream resumes from `Last-Event-ID` (header or `lastEventId` query parameter) through
 //! its replay log, and every poll endpoint answers the same events as a long-poll. It also serves
-//! the browser tests, and the trunk-built app when given `--dist`.
+//! the trunk-built app when given `--dist`. The browser tests, benchmarks and the chaos panel use
+//! `fixture-server` (under `tests/`), which adds fault injection and test streams to these
+//! routes: none of that is in the demo.
 #![deny(missing_docs)]
 
 pub mod auth;
 pub mod blog;
 pub mod config;
-pub mod echo;
-pub mod faults;
-pub mod firehose;
 pub mod guard;
-pub mod hostile;
 pub mod jobs;
 pub mod notifications;
 pub mod serve;
@@ -60,10 +54,6 @@ pub struct AppState {
     pub notifications: notifications::Notifications,
     /// Long jobs.
     pub jobs: jobs::Jobs,
-    /// The firehose, for tests and benchmarks.
-    pub firehose: AnyChannel,
-    /// Fault injection (inert unless `--faults`).
-    pub faults: faults::Faults,
     /// Caps on open streams.
     pub limiter: ConnectionLimiter,
     /// Who may sign in, and their sessions' key.
@@ -99,61 +89,86 @@ pub fn app(config: &Config) -> Result<(Router, Shutdown), String> {
 ///
 /// If `--redis` is not a Redis URL, or the accounts cannot be set up.
 pub fn app_with_state(config: &Config) -> Result<(Router, Shutdown, AppState), String> {
+    let (state, shutdown) = state(config)?;
+    let app = finish(api(&state), config, &[]);
+    Ok((app, shutdown, state))
+}
+
+/// The state the handlers share, its feeds started, and the [`Shutdown`] that ends its streams.
+///
+/// # Errors
+///
+/// If `--redis` is not a Redis URL, or the accounts cannot be set up.
+pub fn state(config: &Config) -> Result<(AppState, Shutdown), String> {
     let shutdown = Shutdown::new();
     let channel_config = ChannelConfig::default()
         .capacity(config.replay_capacity)
         .max_age(Some(config.replay_max_age));
-    let feed = |name: &str, channel_config: ChannelConfig| -> Result<AnyChannel, String> {
-        match &config.redis {
-            None => Ok(AnyChannel::memory(channel_config)),
-            Some(url) => {
-                let key = format!("{}:{name}", config.redis_prefix);
-                let redis = RedisConfig::new(url.as_str(), key).channel(channel_config);
-                // The URL is shown without its password.
-                RedisChannel::open(redis)
-                    .map(AnyChannel::from)
-                    .map_err(|error| format!("--redis {url}: {error}"))
-            }
-        }
-    };
-    let ticker = feed("ticker", channel_config.clone())?;
+    let ticker = feed(config, "ticker", channel_config.clone())?;
     if !config.no_ticker {
         ticker::start(ticker.clone(), config.tick_interval);
     }
     let state = AppState {
         config: config.clone(),
         ticker,
-        blog: blog::Blog::new(feed("blog", channel_config)?),
+        blog: blog::Blog::new(feed(config, "blog", channel_config)?),
         notifications: notifications::Notifications::default(),
         jobs: jobs::Jobs::default(),
-        firehose: feed("firehose", ChannelConfig::default().capacity(200_000))?,
-        faults: faults::Faults::new(config.faults),
         limiter: ConnectionLimiter::new(config.max_streams, config.max_streams_per_client),
         accounts: auth::Accounts::new(&config.users, config.session_key.as_ref())?,
         shutdown: shutdown.clone(),
     };
-    let api = Router::new()
+    Ok((state, shutdown))
+}
+
+/// A feed named `name`: in memory, or with `--redis` a Redis stream shared by every server.
+///
+/// # Errors
+///
+/// If `--redis` is not a Redis URL.
+pub fn feed(
+    config: &Config,
+    name: &str,
+    channel_config: ChannelConfig,
+) -> Result<AnyChannel, String> {
+    match &config.redis {
+        None => Ok(AnyChannel::memory(channel_config)),
+        Some(url) => {
+            let key = format!("{}:{name}", config.redis_prefix);
+            let redis = RedisConfig::new(url.as_str(), key).channel(channel_config);
+            RedisChannel::open(redis)
+                .map(AnyChannel::from)
+                // Shown without its password.
+                .map_err(|error| format!("--redis {url}: {error}"))
+        }
+    }
+}
+
+/// The API's routes, without the `/api` prefix.
+pub fn api(state: &AppState) -> Router {
+    Router::new()
         .route("/health", get(health))
         .merge(auth::routes())
         .nest("/ticker", ticker::routes())
         .nest("/blog", blog::routes())
         .merge(notifications::routes())
         .nest("/jobs", jobs::routes())
-        .nest("/faults", faults::routes())
-        .nest("/firehose", firehose::routes())
-        .nest("/echo", echo::routes())
-        .nest("/hostile", hostile::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(state.clone());
+        .with_state(state.clone())
+}
+
+/// The whole app around `api` (routes without the `/api` prefix): the static app when
+/// `config.dist` is set, then the [`guard`], CORS (with `extra_headers` allowed besides the
+/// API's own) and request tracing.
+pub fn finish(api: Router, config: &Config, extra_headers: &[HeaderName]) -> Router {
     let mut app = Router::new().nest("/api", api);
     if let Some(dist) = &config.dist {
         let index = ServeFile::new(dist.join("index.html"));
         app = app.fallback_service(ServeDir::new(dist).fallback(index));
     }
-    let app = guard::protect(app, config)
-        .layer(cors(&config.cors_origins))
-        .layer(TraceLayer::new_for_http());
-    Ok((app, shutdown, state))
+    guard::protect(app, config)
+        .layer(cors(&config.cors_origins, extra_headers))
+        .layer(TraceLayer::new_for_http())
 }
 
 /// The largest request body the API takes (a blog post is the largest).
@@ -189,19 +204,23 @@ async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> 
 
 /// CORS for the listed origins only (the browser tests' page), with credentials: never a
 /// wildcard.
-fn cors(origins: &[HeaderValue]) -> CorsLayer {
+fn cors(origins: &[HeaderValue], extra_headers: &[HeaderName]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins.iter().cloned()))
         .allow_credentials(true)
         .expose_headers([header::RETRY_AFTER])
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
-        .allow_headers([
-            header::CONTENT_TYPE,
-            header::AUTHORIZATION,
-            header::ACCEPT,
-            HeaderName::from_static("last-event-id"),
-            HeaderName::from_static("x-custom"),
-        ])
+        .allow_headers(
+            [
+                header::CONTENT_TYPE,
+                header::AUTHORIZATION,
+                header::ACCEPT,
+                HeaderName::from_static("last-event-id"),
+            ]
+            .into_iter()
+            .chain(extra_headers.iter().cloned())
+            .collect::<Vec<_>>(),
+        )
 }
 
 /// The answer to a write whose event could not be published: `503`, the cause logged (not

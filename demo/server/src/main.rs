@@ -19,7 +19,7 @@ async fn main() -> std::io::Result<()> {
     config.addr = addr;
     let (app, shutdown, state) = app_with_state(&config).map_err(std::io::Error::other)?;
     // The Redis URL shows without its password.
-    tracing::info!(%addr, dist = ?config.dist, cors = ?config.cors_origins, faults = config.faults, redis = ?config.redis, "demo server listening");
+    tracing::info!(%addr, dist = ?config.dist, cors = ?config.cors_origins, redis = ?config.redis, "demo server listening");
     demo_server::serve::print_generated_accounts(&state.accounts);
     // A line for scripts and people alike.
     println!("demo-server listening on http://{addr}");

@@ -1,5 +1,5 @@
-//! What every feed's stream and poll endpoints share: fault injection, connection limits,
-//! the retry hint and keep-alive, and ending at shutdown.
+//! What every feed's stream and poll endpoints share: connection limits, the retry hint and
+//! keep-alive, and ending at shutdown.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -12,7 +12,6 @@ use tidings_axum::AnyChannel;
 use tidings_axum::deadline::PeerAddr;
 
 use crate::AppState;
-use crate::faults::Verdict;
 
 /// How long a long-poll waits for an event, unless the client asks for less.
 pub const POLL_WAIT: Duration = Duration::from_secs(25);
@@ -62,26 +61,16 @@ pub fn open(
     last_event_id: Option<&str>,
     peer: PeerIp,
 ) -> Response {
-    let (stall, slow) = match state.faults.verdict() {
-        Verdict::Refuse(response) => return response,
-        Verdict::Serve { stall, slow } => (stall, slow),
-    };
     let permit = match state.limiter.try_acquire(peer.0) {
         Ok(permit) => permit,
         Err(refused) => return refused.into_response(),
     };
-    let mut stream = feed
+    let stream = feed
         .subscribe(last_event_id)
         .retry(state.config.retry)
+        .keep_alive(state.config.keep_alive)
         .hold(permit);
-    stream = if stall {
-        // A stalled stream sends nothing at all, not even keep-alives.
-        stream.without_keep_alive()
-    } else {
-        stream.keep_alive(state.config.keep_alive)
-    };
-    let response = state.faults.shape(stream.into_response(), stall, slow);
-    state.until_closing(response)
+    state.until_closing(stream.into_response())
 }
 
 /// The query of a poll request.
@@ -100,9 +89,6 @@ pub async fn poll(
     query: &PollQuery,
     peer: PeerIp,
 ) -> Response {
-    if let Verdict::Refuse(response) = state.faults.verdict() {
-        return response;
-    }
     let permit = match state.limiter.try_acquire(peer.0) {
         Ok(permit) => permit,
         Err(refused) => return refused.unavailable(),

@@ -1,9 +1,7 @@
-//! The demo server's API, end to end through its router: per-user isolation, 401, 204, 503 and
-//! the fault injector.
+//! The demo server's API, end to end through its router: per-user isolation, 401, 204, the
+//! stream cap, blog events and polling.
 
 mod common;
-
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -96,81 +94,27 @@ async fn a_finished_job_streams_to_done_then_answers_204() {
 }
 
 #[tokio::test]
-async fn faults_fail_refuse_and_drop_on_demand() {
+async fn the_demo_has_no_test_fixtures() {
     let app = server(|_| {});
-    // Fail the next two with 500.
-    send(
-        &app,
-        post_json("/api/faults/fail", r#"{"count":2,"status":500}"#),
-    )
-    .await;
-    assert_eq!(
-        send(&app, get("/api/ticker")).await.status(),
-        StatusCode::INTERNAL_SERVER_ERROR
-    );
-    assert_eq!(
-        send(&app, get("/api/ticker")).await.status(),
-        StatusCode::INTERNAL_SERVER_ERROR
-    );
-    assert_eq!(
-        send(&app, get("/api/ticker")).await.status(),
-        StatusCode::OK
-    );
-
-    // The wrong content type.
-    send(
-        &app,
-        post_json("/api/faults/wrong-content-type", r#"{"count":1}"#),
-    )
-    .await;
-    let wrong = send(&app, get("/api/ticker")).await;
-    assert_eq!(wrong.headers()[header::CONTENT_TYPE], "text/plain");
-
-    // Drop every open stream.
-    let mut open = EventReader::new(send(&app, get("/api/ticker")).await.into_body());
-    assert!(!open.events(2).await.is_empty());
-    send(
-        &app,
-        Request::post("/api/faults/drop")
+    for (method, uri) in [
+        ("POST", "/api/faults/drop"),
+        ("GET", "/api/faults"),
+        ("POST", "/api/firehose"),
+        ("GET", "/api/firehose"),
+        ("GET", "/api/hostile/huge-event"),
+        ("GET", "/api/echo"),
+    ] {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
             .body(Body::empty())
-            .expect("valid"),
-    )
-    .await;
-    open.rest().await;
-    assert!(open.ended(), "the stream ended when dropped");
-
-    // Stall: headers, then nothing; lifting it ends the stalled stream.
-    send(&app, post_json("/api/faults/stall", r#"{"on":true}"#)).await;
-    let stalled = send(&app, get("/api/ticker")).await;
-    assert_eq!(stalled.status(), StatusCode::OK);
-    let mut stalled = EventReader::new(stalled.into_body()).patience(Duration::from_secs(2));
-    let lifted = {
-        let app = app.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            send(&app, post_json("/api/faults/stall", r#"{"on":false}"#)).await;
-        })
-    };
-    assert!(
-        stalled.rest().await.is_empty(),
-        "a stalled stream sends nothing"
-    );
-    lifted.await.expect("lifted");
-}
-
-#[tokio::test]
-async fn fault_injection_is_off_unless_enabled() {
-    let app = server(|config| config.faults = false);
-    let refused = send(
-        &app,
-        post_json("/api/faults/fail", r#"{"count":1,"status":500}"#),
-    )
-    .await;
-    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
-    assert_eq!(
-        send(&app, get("/api/ticker")).await.status(),
-        StatusCode::OK
-    );
+            .expect("valid");
+        assert_eq!(
+            send(&app, request).await.status(),
+            StatusCode::NOT_FOUND,
+            "{method} {uri}"
+        );
+    }
 }
 
 /// Over the cap, a stream is refused with an answer standard clients come back from: a short
@@ -299,19 +243,4 @@ async fn polling_returns_the_same_events() {
     let events = EventReader::new(response.into_body()).rest().await;
     assert_eq!(events.len(), 2);
     assert!(events[1].data.contains("Three"));
-}
-
-#[tokio::test]
-async fn slow_writes_delay_each_frame() {
-    let app = server(|_| {});
-    send(&app, post_json("/api/faults/slow", r#"{"delay_ms":300}"#)).await;
-    let started = std::time::Instant::now();
-    let mut reader = EventReader::new(send(&app, get("/api/ticker")).await.into_body());
-    // The retry hint and the first batch of ticks each wait 300 ms.
-    assert!(!reader.events(1).await.is_empty());
-    assert!(
-        started.elapsed() >= Duration::from_millis(600),
-        "{:?}",
-        started.elapsed()
-    );
 }

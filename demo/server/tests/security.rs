@@ -10,7 +10,6 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
 use common::{as_user, body_text, get, post_json, send, server, sign_in, with_json};
-use tidings_axum::testing::EventReader;
 
 /// `request` as if from `ip`.
 fn from(mut request: Request<Body>, ip: &str) -> Request<Body> {
@@ -180,9 +179,10 @@ async fn job_ids_say_nothing_about_other_jobs() {
 
 #[tokio::test]
 async fn cross_origin_state_changes_are_refused() {
-    let app = server(|config| {
-        config.cors_origins = vec!["http://127.0.0.1:8080".parse().expect("an origin")];
-    });
+    let mut config = demo_server::Config::defaults();
+    config.users = vec!["root:root-password:admin".parse().expect("an account")];
+    config.cors_origins = vec!["http://127.0.0.1:8080".parse().expect("an origin")];
+    let (app, _, state) = demo_server::app_with_state(&config).expect("a valid configuration");
     let root = sign_in(&app, "root").await;
     send(
         &app,
@@ -192,18 +192,17 @@ async fn cross_origin_state_changes_are_refused() {
         ),
     )
     .await;
-    let mut ticks = EventReader::new(send(&app, get("/api/ticker")).await.into_body());
-    assert!(!ticks.events(1).await.is_empty());
 
     // Another site's page, by a form (a "simple" request: no preflight), and another port of
-    // the same host.
+    // the same host; with the admin's cookie, as a browser would send it.
     for (uri, origin, site) in [
-        ("/api/faults/drop", "https://evil.example", "cross-site"),
+        ("/api/blog/posts", "https://evil.example", "cross-site"),
         (
             "/api/blog/posts/1/view",
             "https://evil.example",
             "cross-site",
         ),
+        ("/api/jobs", "https://evil.example", "cross-site"),
         (
             "/api/blog/posts/1/view",
             "http://127.0.0.1:9999",
@@ -211,27 +210,41 @@ async fn cross_origin_state_changes_are_refused() {
         ),
     ] {
         let request = as_user(from_page(form_post(uri), origin, site), &root);
+        let response = send(&app, request).await;
         assert_eq!(
-            send(&app, request).await.status(),
+            response.status(),
             StatusCode::FORBIDDEN,
             "{uri} from {origin}"
         );
+        assert!(
+            body_text(response)
+                .await
+                .contains("cross-origin request refused")
+        );
     }
+    let delete = Request::delete("/api/blog/posts/1")
+        .body(Body::empty())
+        .expect("valid");
+    let delete = as_user(
+        from_page(delete, "https://evil.example", "cross-site"),
+        &root,
+    );
+    assert_eq!(send(&app, delete).await.status(), StatusCode::FORBIDDEN);
     // An older browser that sends only `Origin`.
-    let mut old = form_post("/api/faults/drop");
+    let mut old = as_user(form_post("/api/blog/posts/1/view"), &root);
     old.headers_mut().insert(
         header::ORIGIN,
         "https://evil.example".parse().expect("an origin"),
     );
     assert_eq!(send(&app, old).await.status(), StatusCode::FORBIDDEN);
 
-    // Nothing happened: the stream still flows, the post has no views.
-    assert!(
-        !ticks.events(3).await.is_empty(),
-        "the stream was not dropped"
-    );
+    // Nothing happened: one post, no views, no job.
     let posts = body_text(send(&app, get("/api/blog/posts")).await).await;
-    assert!(posts.contains(r#""views":0"#), "{posts}");
+    assert!(
+        posts.contains(r#""views":0"#) && posts.matches(r#""id""#).count() == 1,
+        "{posts}"
+    );
+    assert!(state.jobs.is_empty());
 
     // The site's own pages, and the trusted origin, may.
     for (origin, site) in [

@@ -158,38 +158,84 @@ fn connections_over_the_cap_wait_for_one_to_close() {
     assert!(answer[..read].starts_with(b"HTTP/1.1 200"));
 }
 
-#[test]
-fn shutdown_does_not_wait_for_a_client_that_stopped_reading() {
-    let mut server = Server::start(&[
-        "--faults",
-        "--write-deadline-ms",
-        "120000",
-        "--shutdown-deadline-secs",
-        "1",
-    ]);
-    // A stream that is never read, and a burst big enough to fill every buffer between.
-    let mut stuck = with_small_receive_buffer(server.addr);
-    stuck
-        .write_all(request(server.addr, "/api/firehose").as_bytes())
-        .expect("writes");
-    std::thread::sleep(Duration::from_millis(300));
-    let mut burst = server.connect();
-    let body = r#"{"count":100000}"#;
-    write!(
-        burst,
-        "POST /api/firehose HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        server.addr,
-        body.len()
-    )
-    .expect("writes");
-    let mut answer = String::new();
-    drop(burst.read_to_string(&mut answer));
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    std::thread::sleep(Duration::from_millis(500));
-    let took = server.terminate();
-    println!("SIGTERM with a stuck client: exited after {took:.1?} (deadline 1 s)");
-    assert!(took < Duration::from_secs(4), "{took:?}");
+/// `demo_server::serve` itself, in process, with a route that sends without end: a client that
+/// stops reading leaves bytes stuck between them, which no graceful shutdown can flush.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_does_not_wait_for_a_client_that_stopped_reading() {
+    use axum::routing::get;
+    use futures_util::stream;
+    use tidings_axum::{EventStream, Frame};
+
+    let mut config = demo_server::Config::defaults();
+    config.write_deadline = Duration::from_secs(120);
+    config.shutdown_deadline = Duration::from_secs(1);
+    let shutdown = tidings_axum::shutdown::Shutdown::new();
+    let ends = shutdown.clone();
+    let flood = move || {
+        let ends = ends.clone();
+        async move {
+            let chunk = "x".repeat(64 * 1024);
+            let frames = stream::repeat_with(move || Frame::new().data(&chunk));
+            ends.end(axum::response::IntoResponse::into_response(
+                EventStream::new(frames),
+            ))
+        }
+    };
+    let app = axum::Router::new().route("/flood", get(flood));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let addr = listener.local_addr().expect("bound");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        demo_server::serve::serve(listener, app, &config, shutdown, async {
+            drop(stopped.await);
+        })
+        .await
+    });
+    // A stream that is never read.
+    let stuck = tokio::task::spawn_blocking(move || {
+        let mut stuck = with_small_receive_buffer(addr);
+        stuck
+            .write_all(request(addr, "/flood").as_bytes())
+            .expect("writes");
+        stuck
+    })
+    .await
+    .expect("connected");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = Instant::now();
+    stop.send(()).expect("the server listens for the signal");
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("the server stopped in time")
+        .expect("the server task ran")
+        .expect("the server ended cleanly");
+    let took = started.elapsed();
+    println!("shutdown with a stuck client took {took:.1?} (deadline 1 s)");
+    assert!(
+        took >= Duration::from_millis(900),
+        "it did wait for the deadline: {took:?}"
+    );
+    assert!(took < Duration::from_secs(3), "{took:?}");
     drop(stuck);
+}
+
+#[test]
+fn sigterm_ends_open_streams_and_the_server() {
+    let mut server = Server::start(&["--shutdown-deadline-secs", "5"]);
+    let mut stream = server.connect();
+    stream
+        .write_all(request(server.addr, "/api/ticker").as_bytes())
+        .expect("writes");
+    let mut head = [0u8; 256];
+    let read = stream.read(&mut head).expect("the stream's head");
+    assert!(head[..read].starts_with(b"HTTP/1.1 200"));
+    let took = server.terminate();
+    println!("SIGTERM with an open stream: exited after {took:.1?}");
+    // The stream ended at once: no wait for the deadline.
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert!(until_closed(&mut stream) < Duration::from_secs(1));
 }
 
 /// A connection whose receive buffer is small, so that the server's writes back up soon.

@@ -1,4 +1,5 @@
-//! tidings in a real browser, against the live demo server started with `--faults`
+//! tidings in a real browser, against the live fixture server (the demo server with fault
+//! injection and test streams: `tests/fixture-server`)
 //! (`cargo xtask test` runs these in headless Chromium and Firefox).
 #![cfg(target_arch = "wasm32")]
 

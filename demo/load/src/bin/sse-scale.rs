@@ -77,11 +77,11 @@ async fn main() -> Result<(), Error> {
 }
 
 fn start_server(port: u16, redis: Option<&str>) -> Result<Process, Error> {
-    let binary = std::env::current_exe()?.with_file_name("demo-server");
+    let binary = std::env::current_exe()?.with_file_name("fixture-server");
     let addr = format!("127.0.0.1:{port}");
     let mut command = Command::new(&binary);
     command
-        .args(["--addr", &addr, "--faults", "--no-ticker"])
+        .args(["--addr", &addr, "--no-ticker"])
         .args(["--keep-alive-secs", "60"])
         // Every stream comes from this one address.
         .args(["--max-streams-per-client", "100000"])

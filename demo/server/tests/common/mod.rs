@@ -18,10 +18,9 @@ pub(crate) const ACCOUNTS: [(&str, &str); 3] = [
     ("root", "root-password"),
 ];
 
-/// A demo router with faults on, a quick ticker and [`ACCOUNTS`] (`root` the admin).
+/// A demo router with a quick ticker and [`ACCOUNTS`] (`root` the admin).
 pub(crate) fn server(configure: impl FnOnce(&mut Config)) -> Router {
     let mut config = Config::defaults();
-    config.faults = true;
     config.tick_interval = Duration::from_millis(10);
     config.users = vec![
         "alice:alice-password".parse().expect("an account"),

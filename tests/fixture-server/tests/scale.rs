@@ -1,4 +1,4 @@
-//! Several demo servers sharing their feeds through a real Redis, as separate processes: a
+//! Several fixture servers (the demo and its firehose) sharing their feeds through a real Redis, as separate processes: a
 //! client whose server is killed mid-stream resumes on another with every event exactly once.
 
 use std::net::{SocketAddr, TcpListener};
@@ -25,8 +25,8 @@ impl Server {
         let addr = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port");
-        let child = Command::new(env!("CARGO_BIN_EXE_demo-server"))
-            .args(["--addr", &addr.to_string(), "--faults", "--no-ticker"])
+        let child = Command::new(env!("CARGO_BIN_EXE_fixture-server"))
+            .args(["--addr", &addr.to_string(), "--no-ticker"])
             .args(["--redis", &redis.url()])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())

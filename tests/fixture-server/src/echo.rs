@@ -1,32 +1,23 @@
-//! `GET`/`POST /api/echo` (with `--faults` only): one `echo` event describing the request (method,
+//! `GET`/`POST /api/echo`: one `echo` event describing the request (method,
 //! the `Authorization`, `X-Custom` and `Last-Event-ID` headers, and the body), after which the
 //! stream ends, so that the client reconnects. For testing what clients send.
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::stream;
 use tidings_axum::{EventStream, Frame};
 
-use crate::AppState;
+use crate::Fixtures;
 
 /// `/api/echo`.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Fixtures> {
     Router::new().route("/", get(echo).post(echo))
 }
 
-async fn echo(
-    State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if !state.config.faults {
-        return (StatusCode::NOT_FOUND, "the echo endpoint needs --faults").into_response();
-    }
+async fn echo(method: Method, headers: HeaderMap, body: Bytes) -> Response {
     let header = |name: &str| {
         headers
             .get(name)

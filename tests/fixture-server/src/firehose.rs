@@ -1,4 +1,4 @@
-//! The firehose, for tests and benchmarks (with `--faults` only): `POST /api/firehose`
+//! The firehose, for tests and benchmarks: `POST /api/firehose`
 //! `{"count":N}` publishes a `marker` event and then N `tick` events at once (symbol `FIRE`, `seq`
 //! counting up), answering `{"first","count","after"}` where `after` is the marker's ID (resume
 //! after it to replay exactly the burst); `POST /api/firehose/paced` `{"count":N,"rate":R}` does the same in the
@@ -16,14 +16,14 @@ use serde::Deserialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tidings_axum::LastEventId;
 
-use crate::AppState;
-use crate::streams::{self, PeerIp, PollQuery};
+use crate::Fixtures;
+use demo_server::streams::{self, PeerIp, PollQuery};
 
 /// The firehose's sequence counter: `seq` keeps counting across bursts.
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
 /// `/api/firehose`: stream, burst, poll.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Fixtures> {
     Router::new()
         .route("/", get(stream).post(burst))
         .route("/paced", axum::routing::post(paced))
@@ -35,16 +35,17 @@ struct Burst {
     count: u32,
 }
 
-async fn burst(State(state): State<AppState>, Json(request): Json<Burst>) -> Response {
-    if !state.config.faults {
-        return (StatusCode::NOT_FOUND, "the firehose needs --faults").into_response();
-    }
+async fn burst(State(state): State<Fixtures>, Json(request): Json<Burst>) -> Response {
     let count = request.count.min(1_000_000);
     // A marker before the burst: a client that resumes after it replays exactly the burst.
     let after = match state.firehose.publish_batch(&[(Some("marker"), "")]).await {
         Ok(mut ids) => ids.pop().unwrap_or_default(),
         Err(error) => {
-            return (StatusCode::SERVICE_UNAVAILABLE, crate::error_chain(&error)).into_response();
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                demo_server::error_chain(&error),
+            )
+                .into_response();
         }
     };
     let first = SEQ.fetch_add(u64::from(count), Ordering::Relaxed) + 1;
@@ -84,7 +85,7 @@ async fn publish_ticks(
     feed.publish_batch(&events)
         .await
         .map(drop)
-        .map_err(|error| crate::error_chain(&error))
+        .map_err(|error| demo_server::error_chain(&error))
 }
 
 #[derive(Debug, Deserialize)]
@@ -100,10 +101,7 @@ fn now_millis() -> f64 {
         .map_or(0.0, |since| since.as_secs_f64() * 1000.0)
 }
 
-async fn paced(State(state): State<AppState>, Json(request): Json<Paced>) -> Response {
-    if !state.config.faults {
-        return (StatusCode::NOT_FOUND, "the firehose needs --faults").into_response();
-    }
+async fn paced(State(state): State<Fixtures>, Json(request): Json<Paced>) -> Response {
     if request.rate == 0 || request.rate > 100_000 {
         return (
             StatusCode::BAD_REQUEST,
@@ -115,7 +113,11 @@ async fn paced(State(state): State<AppState>, Json(request): Json<Paced>) -> Res
     let after = match state.firehose.publish_batch(&[(Some("marker"), "")]).await {
         Ok(mut ids) => ids.pop().unwrap_or_default(),
         Err(error) => {
-            return (StatusCode::SERVICE_UNAVAILABLE, crate::error_chain(&error)).into_response();
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                demo_server::error_chain(&error),
+            )
+                .into_response();
         }
     };
     let first = SEQ.fetch_add(u64::from(count), Ordering::Relaxed) + 1;
@@ -145,24 +147,18 @@ async fn paced(State(state): State<AppState>, Json(request): Json<Paced>) -> Res
 }
 
 async fn stream(
-    State(state): State<AppState>,
+    State(state): State<Fixtures>,
     LastEventId(id): LastEventId,
     peer: PeerIp,
 ) -> Response {
-    if !state.config.faults {
-        return (StatusCode::NOT_FOUND, "the firehose needs --faults").into_response();
-    }
-    streams::open(&state, &state.firehose, id.as_deref(), peer)
+    streams::open(&state.demo, &state.firehose, id.as_deref(), peer)
 }
 
 async fn poll(
-    State(state): State<AppState>,
+    State(state): State<Fixtures>,
     LastEventId(id): LastEventId,
     Query(query): Query<PollQuery>,
     peer: PeerIp,
 ) -> Response {
-    if !state.config.faults {
-        return (StatusCode::NOT_FOUND, "the firehose needs --faults").into_response();
-    }
-    streams::poll(&state, &state.firehose, id.as_deref(), &query, peer).await
+    streams::poll(&state.demo, &state.firehose, id.as_deref(), &query, peer).await
 }

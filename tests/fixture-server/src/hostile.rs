@@ -1,4 +1,4 @@
-//! Hostile and broken streams, for the browser tests' bad-input table (with `--faults` only).
+//! Hostile and broken streams, for the browser tests' bad-input table.
 //! Each `GET /api/hostile/<kind>` misbehaves in one way, then (but for `endless-line` and
 //! `redirect-loop`) sends a well-formed `tick` so that a test can see the client carry on:
 //!
@@ -12,8 +12,9 @@
 //! | `redirect-loop` | `307` to itself, for ever |
 //!
 //! Streams that do not end by themselves end when the faults are cleared (`DELETE /api/faults`).
+//! At most [`MAX_HOSTILE`](crate::MAX_HOSTILE) are served at once; more get `503`.
 
-use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -27,8 +28,9 @@ use futures_util::{StreamExt, stream};
 use serde::Deserialize;
 use tidings_axum::LastEventId;
 use tidings_wire::TypedEvent;
+use tokio::sync::OwnedSemaphorePermit;
 
-use crate::AppState;
+use crate::Fixtures;
 
 /// The size of `huge-event`'s event unless the request says otherwise.
 const HUGE_EVENT: usize = 2 << 20;
@@ -38,7 +40,7 @@ const ENDLESS_LIMIT: usize = 64 << 20;
 const ENDLESS_CHUNK: usize = 64 << 10;
 
 /// `/api/hostile/{kind}`.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Fixtures> {
     Router::new().route("/{kind}", get(hostile))
 }
 
@@ -60,14 +62,19 @@ fn tick(seq: u64) -> String {
 }
 
 async fn hostile(
-    State(state): State<AppState>,
+    State(state): State<Fixtures>,
     Path(kind): Path<String>,
     LastEventId(last_event_id): LastEventId,
     Query(size): Query<Size>,
 ) -> Response {
-    if !state.config.faults {
-        return (StatusCode::NOT_FOUND, "hostile streams need --faults").into_response();
-    }
+    let Ok(place) = Arc::clone(&state.hostile).try_acquire_owned() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            "too many hostile streams at once",
+        )
+            .into_response();
+    };
     let body: Vec<u8> = match kind.as_str() {
         "invalid-utf8" => {
             let mut body =
@@ -96,8 +103,8 @@ async fn hostile(
             body.push_str(&tick(2));
             body.into_bytes()
         }
-        "endless-line" => return endless_line(&state),
-        "reset" => return reset(&state, last_event_id.as_deref()),
+        "endless-line" => return endless_line(&state, place),
+        "reset" => return reset(&state, last_event_id.as_deref(), place),
         "redirect-loop" => {
             return (
                 StatusCode::TEMPORARY_REDIRECT,
@@ -108,20 +115,31 @@ async fn hostile(
         _ => return (StatusCode::NOT_FOUND, "no such hostile stream").into_response(),
     };
     // The bytes, then an open stream that says nothing more (until the faults are cleared).
-    let data = stream::once(async move { Ok::<_, Infallible>(Bytes::from(body)) })
+    let data = stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(body)) })
         .chain(stream::pending());
-    open(&state, Body::from_stream(data))
+    open(&state, data, place)
 }
 
-/// An event-stream response with `body`, ending when the faults are cleared or the server stops.
-fn open(state: &AppState, body: Body) -> Response {
+/// An event-stream response with `data`, ending when the faults are cleared or the server
+/// stops, holding `place` until it ends.
+fn open<S>(state: &Fixtures, data: S, place: OwnedSemaphorePermit) -> Response
+where
+    S: futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+{
+    let data = data.map(move |chunk| {
+        let _held = &place;
+        chunk
+    });
+    let body = Body::from_stream(data);
     let response = ([(header::CONTENT_TYPE, tidings_wire::CONTENT_TYPE)], body).into_response();
-    state.until_closing(state.faults.shape(response, false, None))
+    state
+        .demo
+        .until_closing(state.faults.shape(response, false, None))
 }
 
-fn endless_line(state: &AppState) -> Response {
+fn endless_line(state: &Fixtures, place: OwnedSemaphorePermit) -> Response {
     let chunk = Bytes::from(vec![b'a'; ENDLESS_CHUNK]);
-    let start = stream::once(async { Ok::<_, Infallible>(Bytes::from_static(b"data: ")) });
+    let start = stream::once(async { Ok(Bytes::from_static(b"data: ")) });
     let line = stream::iter(0..ENDLESS_LIMIT / ENDLESS_CHUNK).then(move |_| {
         let chunk = chunk.clone();
         async move {
@@ -130,10 +148,10 @@ fn endless_line(state: &AppState) -> Response {
             Ok(chunk)
         }
     });
-    open(state, Body::from_stream(start.chain(line)))
+    open(state, start.chain(line), place)
 }
 
-fn reset(state: &AppState, last_event_id: Option<&str>) -> Response {
+fn reset(state: &Fixtures, last_event_id: Option<&str>, place: OwnedSemaphorePermit) -> Response {
     let data = match last_event_id {
         None => {
             let mut first = tick(1);
@@ -156,5 +174,5 @@ fn reset(state: &AppState, last_event_id: Option<&str>) -> Response {
             .boxed(),
         Some(_) => stream::pending().boxed(),
     };
-    open(state, Body::from_stream(data))
+    open(state, data, place)
 }

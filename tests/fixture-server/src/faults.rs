@@ -1,5 +1,5 @@
-//! Fault injection, for the browser tests and the demo's chaos panel. Off unless the server is
-//! started with `--faults`; then `/api/faults` takes orders:
+//! Fault injection, for the browser tests and the demo's chaos panel: `/api/faults` takes
+//! orders, and [`inject`] carries them out on the demo's streams and polls.
 //!
 //! | request | effect |
 //! | --- | --- |
@@ -15,8 +15,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::extract::{OriginalUri, Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -24,7 +25,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::AppState;
+use crate::Fixtures;
 
 /// The faults in force.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -59,17 +60,15 @@ pub enum Verdict {
 /// The fault injector: see the [module documentation](self).
 #[derive(Debug, Clone)]
 pub struct Faults {
-    enabled: bool,
     state: Arc<Mutex<FaultState>>,
     /// Bumped to end open streams: every stream ends when it changes.
     generation: watch::Sender<u64>,
 }
 
 impl Faults {
-    /// An injector; it injects nothing unless `enabled`.
-    pub fn new(enabled: bool) -> Self {
+    /// An injector with no fault in force.
+    pub fn new() -> Self {
         Self {
-            enabled,
             state: Arc::new(Mutex::new(FaultState::default())),
             generation: watch::Sender::new(0),
         }
@@ -77,12 +76,6 @@ impl Faults {
 
     /// Decides what the next stream request gets, using up one count of a fault.
     pub fn verdict(&self) -> Verdict {
-        if !self.enabled {
-            return Verdict::Serve {
-                stall: false,
-                slow: None,
-            };
-        }
         let mut state = self.lock();
         if state.fail_next > 0 {
             state.fail_next -= 1;
@@ -145,8 +138,68 @@ impl Faults {
     }
 }
 
-/// `/api/faults/...`, answering 404 when fault injection is off.
-pub fn routes() -> Router<AppState> {
+impl Default for Faults {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Which of the demo's endpoints a path is: faults apply to streams and polls only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Stream,
+    Poll,
+}
+
+/// The demo's streams: `/api/ticker`, `/api/blog`, `/api/notifications`, `/api/firehose`,
+/// `/api/jobs/{id}`, and each one's `/poll`.
+fn endpoint(path: &str) -> Option<Endpoint> {
+    let (path, kind) = match path.strip_suffix("/poll") {
+        Some(stream) => (stream, Endpoint::Poll),
+        None => (path, Endpoint::Stream),
+    };
+    let is_stream = matches!(
+        path,
+        "/api/ticker" | "/api/blog" | "/api/notifications" | "/api/firehose"
+    ) || path
+        .strip_prefix("/api/jobs/")
+        .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
+    is_stream.then_some(kind)
+}
+
+/// The middleware that carries out the faults in force: a stream or poll request is refused
+/// when told, and a stream's body ends when streams are dropped, stalls or slows down.
+pub async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> Response {
+    // The whole path: under `nest`, the request's own URI has lost the `/api` prefix.
+    let path = request
+        .extensions()
+        .get::<OriginalUri>()
+        .map_or_else(|| request.uri().path(), |original| original.path());
+    let kind = (request.method() == Method::GET)
+        .then(|| endpoint(path))
+        .flatten();
+    let Some(kind) = kind else {
+        return next.run(request).await;
+    };
+    match faults.verdict() {
+        Verdict::Refuse(response) => response,
+        Verdict::Serve { stall, slow } => {
+            let response = next.run(request).await;
+            let streaming = response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|value| value.as_bytes().starts_with(b"text/event-stream"));
+            if kind == Endpoint::Stream && streaming {
+                faults.shape(response, stall, slow)
+            } else {
+                response
+            }
+        }
+    }
+}
+
+/// `/api/faults/...`.
+pub fn routes() -> Router<Fixtures> {
     Router::new()
         .route("/", get(show).delete(clear))
         .route("/drop", post(drop_all))
@@ -157,32 +210,21 @@ pub fn routes() -> Router<AppState> {
         .route("/clear", delete(clear))
 }
 
-fn enabled(state: &AppState) -> Result<&Faults, (StatusCode, &'static str)> {
-    if state.faults.enabled {
-        Ok(&state.faults)
-    } else {
-        Err((
-            StatusCode::NOT_FOUND,
-            "fault injection is off: start the server with --faults",
-        ))
-    }
-}
-
 type Answer = Result<Json<FaultState>, (StatusCode, &'static str)>;
 
-async fn show(State(state): State<AppState>) -> Answer {
-    Ok(Json(enabled(&state)?.lock().clone()))
+async fn show(State(state): State<Fixtures>) -> Answer {
+    Ok(Json(state.faults.lock().clone()))
 }
 
-async fn clear(State(state): State<AppState>) -> Answer {
-    let faults = enabled(&state)?;
+async fn clear(State(state): State<Fixtures>) -> Answer {
+    let faults = &state.faults;
     *faults.lock() = FaultState::default();
     faults.drop_streams();
     Ok(Json(FaultState::default()))
 }
 
-async fn drop_all(State(state): State<AppState>) -> Answer {
-    let faults = enabled(&state)?;
+async fn drop_all(State(state): State<Fixtures>) -> Answer {
+    let faults = &state.faults;
     faults.drop_streams();
     Ok(Json(faults.lock().clone()))
 }
@@ -200,8 +242,8 @@ fn service_unavailable() -> u16 {
     503
 }
 
-async fn fail(State(state): State<AppState>, Json(order): Json<Fail>) -> Answer {
-    let faults = enabled(&state)?;
+async fn fail(State(state): State<Fixtures>, Json(order): Json<Fail>) -> Answer {
+    let faults = &state.faults;
     if StatusCode::from_u16(order.status).is_err() {
         return Err((StatusCode::BAD_REQUEST, "not an HTTP status"));
     }
@@ -217,8 +259,8 @@ struct Count {
     count: u32,
 }
 
-async fn wrong_type(State(state): State<AppState>, Json(order): Json<Count>) -> Answer {
-    let faults = enabled(&state)?;
+async fn wrong_type(State(state): State<Fixtures>, Json(order): Json<Count>) -> Answer {
+    let faults = &state.faults;
     let mut fault = faults.lock();
     fault.wrong_type_next = order.count;
     Ok(Json(fault.clone()))
@@ -229,8 +271,8 @@ struct Toggle {
     on: bool,
 }
 
-async fn stall(State(state): State<AppState>, Json(order): Json<Toggle>) -> Answer {
-    let faults = enabled(&state)?;
+async fn stall(State(state): State<Fixtures>, Json(order): Json<Toggle>) -> Answer {
+    let faults = &state.faults;
     let snapshot = {
         let mut fault = faults.lock();
         fault.stall = order.on;
@@ -248,9 +290,30 @@ struct Slow {
     delay_ms: u64,
 }
 
-async fn slow(State(state): State<AppState>, Json(order): Json<Slow>) -> Answer {
-    let faults = enabled(&state)?;
+async fn slow(State(state): State<Fixtures>, Json(order): Json<Slow>) -> Answer {
+    let faults = &state.faults;
     let mut fault = faults.lock();
     fault.slow_ms = order.delay_ms;
     Ok(Json(fault.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_apply_to_the_demos_streams_and_polls_only() {
+        for (path, kind) in [
+            ("/api/ticker", Some(Endpoint::Stream)),
+            ("/api/blog/poll", Some(Endpoint::Poll)),
+            ("/api/jobs/123", Some(Endpoint::Stream)),
+            ("/api/jobs/123/poll", Some(Endpoint::Poll)),
+            ("/api/blog/posts", None),
+            ("/api/jobs/", None),
+            ("/api/session", None),
+            ("/api/faults/drop", None),
+        ] {
+            assert_eq!(endpoint(path), kind, "{path}");
+        }
+    }
 }

@@ -1,0 +1,49 @@
+//! `fixture-server`: the demo server with test fixtures. See `fixture-server --help`.
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+/// The demo server's flags, and the chaos token.
+#[derive(Debug, Parser)]
+#[command(
+    name = "fixture-server",
+    about = "The tidings demo backend with test fixtures (faults, hostile streams, echo, firehose)"
+)]
+struct Args {
+    #[command(flatten)]
+    demo: demo_server::Config,
+
+    /// A token the fixture routes want in `X-Chaos-Token` (the chaos panel reads it from its
+    /// page's `?chaos=` parameter). Without one, the server listens on loopback only.
+    #[arg(long, env = "TIDINGS_CHAOS_TOKEN")]
+    chaos_token: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn")),
+        )
+        .init();
+    let mut args = Args::parse();
+    let listener = tokio::net::TcpListener::bind(args.demo.addr).await?;
+    let addr = listener.local_addr()?;
+    // The address it answers to, with the port it got.
+    args.demo.addr = addr;
+    let (app, shutdown, state) = fixture_server::app(&args.demo, args.chaos_token.as_deref())
+        .map_err(std::io::Error::other)?;
+    tracing::info!(%addr, dist = ?args.demo.dist, redis = ?args.demo.redis, "fixture server listening");
+    demo_server::serve::print_generated_accounts(&state.accounts);
+    // A line for scripts and people alike.
+    println!("fixture-server listening on http://{addr}");
+    demo_server::serve::serve(
+        listener,
+        app,
+        &args.demo,
+        shutdown,
+        demo_server::serve::ctrl_c_or_sigterm(),
+    )
+    .await
+}

@@ -4,7 +4,8 @@
 //! after it to replay exactly the burst); `POST /api/firehose/paced` `{"count":N,"rate":R}` does the same in the
 //! background at R events per second, each tick's `price` holding the time it was published
 //! (milliseconds since the Unix epoch, to the microsecond), for latency measurements; and
-//! `GET /api/firehose` streams them, `/api/firehose/poll` polls them.
+//! `GET /api/firehose` streams them, `/api/firehose/poll` polls them. At most
+//! [`MAX_PACED`](crate::MAX_PACED) paced runs go at once; more get `503`.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -110,6 +111,14 @@ async fn paced(State(state): State<Fixtures>, Json(request): Json<Paced>) -> Res
             .into_response();
     }
     let count = request.count.min(1_000_000);
+    let Ok(place) = std::sync::Arc::clone(&state.paced).try_acquire_owned() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::RETRY_AFTER, "1")],
+            "too many paced runs at once",
+        )
+            .into_response();
+    };
     let after = match state.firehose.publish_batch(&[(Some("marker"), "")]).await {
         Ok(mut ids) => ids.pop().unwrap_or_default(),
         Err(error) => {
@@ -124,6 +133,8 @@ async fn paced(State(state): State<Fixtures>, Json(request): Json<Paced>) -> Res
     let channel = state.firehose.clone();
     let rate = f64::from(request.rate);
     tokio::spawn(async move {
+        // Its place is free again when the run ends.
+        let _place = place;
         let start = tokio::time::Instant::now();
         let mut published = 0u32;
         let mut ticker = tokio::time::interval(std::time::Duration::from_millis(1));

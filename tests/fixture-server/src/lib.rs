@@ -37,6 +37,9 @@ pub const CHAOS_TOKEN_HEADER: &str = "x-chaos-token";
 /// Hostile streams served at once, at most: each may hold up to 64 MiB.
 pub const MAX_HOSTILE: usize = 4;
 
+/// Paced firehose runs at once, at most: each publishes in the background until done.
+pub const MAX_PACED: usize = 4;
+
 /// What the fixtures' handlers share.
 #[derive(Clone)]
 pub struct Fixtures {
@@ -48,6 +51,8 @@ pub struct Fixtures {
     pub firehose: AnyChannel,
     /// Places for hostile streams.
     hostile: Arc<Semaphore>,
+    /// Places for paced firehose runs.
+    paced: Arc<Semaphore>,
 }
 
 /// The demo's app with the fixtures, the demo's state and its [`Shutdown`]; with
@@ -77,6 +82,7 @@ pub fn app(
             ChannelConfig::default().capacity(200_000),
         )?,
         hostile: Arc::new(Semaphore::new(MAX_HOSTILE)),
+        paced: Arc::new(Semaphore::new(MAX_PACED)),
     };
     let token = chaos_token.map(Arc::<str>::from);
     let routes = Router::new()

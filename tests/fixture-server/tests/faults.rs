@@ -185,3 +185,15 @@ async fn hostile_streams_are_served_a_few_at_a_time() {
     let again = send(&app, get("/api/hostile/nul")).await;
     assert_eq!(again.status(), StatusCode::OK, "a place was freed");
 }
+
+#[tokio::test]
+async fn paced_runs_are_a_few_at_a_time() {
+    let app = server(None);
+    let paced = || post_json("/api/firehose/paced", r#"{"count":100000,"rate":1}"#);
+    for _ in 0..fixture_server::MAX_PACED {
+        assert_eq!(send(&app, paced()).await.status(), StatusCode::OK);
+    }
+    let over = send(&app, paced()).await;
+    assert_eq!(over.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(over.headers().contains_key(header::RETRY_AFTER));
+}

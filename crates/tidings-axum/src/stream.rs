@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures_util::stream::{self, BoxStream, Stream, StreamExt};
+use futures_util::stream::{BoxStream, Stream, StreamExt};
 use pin_project_lite::pin_project;
 use tidings_wire::Frame;
 use tokio::time::{Instant, Sleep};
@@ -94,27 +94,23 @@ impl EventStream {
         self.retry = Some(delay);
         self
     }
-
-    /// The bytes as they go out: the retry hint, the frames, keep-alives while idle; the held
-    /// values are dropped with the stream.
-    fn into_bytes(self) -> BoxStream<'static, Bytes> {
-        let hint = self
-            .retry
-            .map(|delay| Bytes::from(Frame::new().retry(delay).into_string()));
-        let frames = Holding {
-            frames: stream::iter(hint).chain(self.frames),
-            _held: self.held,
-        };
-        match self.keep_alive {
-            Some(interval) => KeepAlive::new(frames, interval).boxed(),
-            None => frames.boxed(),
-        }
-    }
 }
 
 impl IntoResponse for EventStream {
     fn into_response(self) -> Response {
-        let body = self.into_bytes().map(Ok::<_, Infallible>);
+        let hint = self
+            .retry
+            .map(|delay| Bytes::from(Frame::new().retry(delay).into_string()));
+        // One allocation for the whole body: every idle client holds one.
+        let body = SseBody {
+            hint,
+            frames: self.frames,
+            keep_alive: self.keep_alive.map(|interval| KeepAlive {
+                idle: tokio::time::sleep(interval),
+                interval,
+            }),
+            _held: self.held,
+        };
         (
             [
                 (
@@ -127,69 +123,66 @@ impl IntoResponse for EventStream {
                     HeaderValue::from_static("no"),
                 ),
             ],
-            Body::from_stream(body),
+            Body::new(body),
         )
             .into_response()
     }
 }
 
 pin_project! {
-    /// Passes frames through, owning values that must live exactly as long as the stream.
-    struct Holding<S> {
+    /// The bytes as they go out: the retry hint, the frames, a comment whenever none came for
+    /// the keep-alive interval; the held values are dropped with it.
+    struct SseBody {
+        hint: Option<Bytes>,
+        frames: BoxStream<'static, Bytes>,
         #[pin]
-        frames: S,
+        keep_alive: Option<KeepAlive>,
         _held: Vec<Box<dyn Send + Sync>>,
     }
 }
 
-impl<S: Stream<Item = Bytes>> Stream for Holding<S> {
-    type Item = Bytes;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
-        self.project().frames.poll_next(cx)
-    }
-}
-
 pin_project! {
-    /// Passes frames through, and yields a comment whenever none came for `interval`.
-    struct KeepAlive<S> {
-        #[pin]
-        frames: S,
+    struct KeepAlive {
         #[pin]
         idle: Sleep,
         interval: Duration,
     }
 }
 
-impl<S> KeepAlive<S> {
-    fn new(frames: S, interval: Duration) -> Self {
-        Self {
-            frames,
-            idle: tokio::time::sleep(interval),
-            interval,
-        }
-    }
-}
+impl http_body::Body for SseBody {
+    type Data = Bytes;
+    type Error = Infallible;
 
-impl<S: Stream<Item = Bytes>> Stream for KeepAlive<S> {
-    type Item = Bytes;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
         let mut this = self.project();
-        if let Poll::Ready(next) = this.frames.poll_next(cx) {
-            this.idle.reset(Instant::now() + *this.interval);
-            return Poll::Ready(next);
+        if let Some(hint) = this.hint.take() {
+            return Poll::Ready(Some(Ok(http_body::Frame::data(hint))));
         }
-        ready!(this.idle.as_mut().poll(cx));
-        this.idle.reset(Instant::now() + *this.interval);
+        if let Poll::Ready(next) = this.frames.poll_next_unpin(cx) {
+            if let Some(keep_alive) = this.keep_alive.as_mut().as_pin_mut() {
+                let keep_alive = keep_alive.project();
+                keep_alive.idle.reset(Instant::now() + *keep_alive.interval);
+            }
+            return Poll::Ready(next.map(|bytes| Ok(http_body::Frame::data(bytes))));
+        }
+        let Some(keep_alive) = this.keep_alive.as_mut().as_pin_mut() else {
+            return Poll::Pending;
+        };
+        let mut keep_alive = keep_alive.project();
+        ready!(keep_alive.idle.as_mut().poll(cx));
+        keep_alive.idle.reset(Instant::now() + *keep_alive.interval);
         // A comment line with no blank line after it: no client takes it for an event.
-        Poll::Ready(Some(Bytes::from_static(b":\n")))
+        Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from_static(b":\n")))))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::stream;
     use http_body_util::BodyExt;
     use tokio_stream::wrappers::ReceiverStream;
 

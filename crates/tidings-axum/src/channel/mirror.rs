@@ -51,7 +51,7 @@ impl Channel {
         let seq = log.next_seq;
         self.push(&mut log, key, id, event_type, data);
         drop(log);
-        self.shared.next_seq.send_replace(seq + 1);
+        self.announce(seq + 1);
         Ok(true)
     }
 

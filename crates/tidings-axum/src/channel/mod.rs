@@ -8,12 +8,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use futures_util::stream::{self, Stream};
+use futures_util::stream;
 use tidings_wire::frame::check_event_type;
 use tidings_wire::{
     DEFAULT_EVENT_TYPE, EncodeError, Event, Frame, InvalidEventType, Parser, ReplayLog, TypedEvent,
 };
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 use crate::EventStream;
@@ -21,6 +21,7 @@ use crate::EventStream;
 pub use tidings_wire::RESYNC_EVENT;
 use tidings_wire::protocol::ResyncReason;
 
+mod follow;
 #[cfg(feature = "redis")]
 mod mirror;
 #[cfg(feature = "redis")]
@@ -153,8 +154,11 @@ struct Shared {
     log: RwLock<Log>,
     /// Whether the task that drops expired events runs.
     expiring: AtomicBool,
-    /// The sequence number the next event will get: subscribers wait for it to move.
+    /// The sequence number the next event will get: long-polls and the expiry task wait for
+    /// it to move.
     next_seq: watch::Sender<u64>,
+    /// Wakes the live streams when an event is added.
+    wake: Arc<Notify>,
 }
 
 /// Where event IDs come from.
@@ -309,6 +313,7 @@ impl Channel {
                     horizon: (0, 0),
                 }),
                 next_seq: watch::Sender::new(1),
+                wake: Arc::new(Notify::new()),
                 expiring: AtomicBool::new(false),
             }),
         }
@@ -363,7 +368,7 @@ impl Channel {
         let id = format!("{epoch}-{seq}");
         self.push(&mut log, (0, seq), &id, event_type, data);
         drop(log);
-        self.shared.next_seq.send_replace(seq + 1);
+        self.announce(seq + 1);
         Ok(id)
     }
 
@@ -424,7 +429,7 @@ impl Channel {
     /// only.
     pub fn subscribe(&self, last_event_id: Option<&str>) -> EventStream {
         let (prefix, cursor, after) = self.start(last_event_id);
-        EventStream::from_bytes(stream::iter(prefix).chain(self.follow(cursor, after)))
+        EventStream::from_bytes(follow::Follow::new(self.clone(), cursor, after, prefix))
     }
 
     /// One long-poll: the events after `last_event_id` as a complete `text/event-stream`
@@ -552,30 +557,10 @@ impl Channel {
         }
     }
 
-    /// The live part of a subscription: batches from `cursor` on, as events arrive.
-    fn follow(&self, cursor: u64, after: Key) -> impl Stream<Item = Bytes> + Send + 'static {
-        let channel = self.clone();
-        let changes = self.shared.next_seq.subscribe();
-        stream::unfold(
-            (channel, changes, cursor),
-            move |(channel, mut changes, mut cursor)| async move {
-                loop {
-                    changes.mark_unchanged();
-                    match channel.read_batch(cursor, after, BATCH_BYTES) {
-                        Batch::Events(chunks, next) => {
-                            return Some((chunks, (channel, changes, next)));
-                        }
-                        // Its next event has left the log: end the stream; the client reconnects
-                        // with its last ID and is told to resync.
-                        Batch::Lagged(_) => return None,
-                        Batch::Empty(next) => cursor = next,
-                    }
-                    // An error means the channel is gone: end the stream.
-                    changes.changed().await.ok()?;
-                }
-            },
-        )
-        .flat_map(stream::iter)
+    /// Tells the waiting that the log has moved on: `next_seq` is the next event's.
+    fn announce(&self, next_seq: u64) {
+        self.shared.next_seq.send_replace(next_seq);
+        self.shared.wake.notify_waiters();
     }
 
     /// The kept events from `cursor` on whose key is past `after`: at most [`BATCH`] of them

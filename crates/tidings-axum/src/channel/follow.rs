@@ -1,0 +1,93 @@
+//! [`Follow`]: the live part of a subscription, as a stream of its own rather than a chain of
+//! combinators: one idle stream is held by every connected client, so its size is the
+//! server's memory per client.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::Stream;
+use pin_project_lite::pin_project;
+use tokio::sync::futures::OwnedNotified;
+
+use super::{BATCH_BYTES, Batch, Channel, Key};
+
+pin_project! {
+    /// The frames of a channel from a cursor on: what is kept, then what comes, in batches of
+    /// at most [`BATCH_BYTES`]. It ends when its next event has left the log (the client comes
+    /// back with its last ID and is told to resync).
+    pub(super) struct Follow {
+        channel: Channel,
+        cursor: u64,
+        // Events at or before it are skipped (a resume from an ID newer than the mirror had).
+        after: Key,
+        // What is still to send of the last batch (or the resync that comes first).
+        pending: std::vec::IntoIter<Bytes>,
+        // Armed before each look at the log, so that an event published after the look wakes
+        // the stream.
+        #[pin]
+        wake: OwnedNotified,
+        ended: bool,
+    }
+}
+
+impl Follow {
+    /// Follows `channel` from `cursor`, sending `first` (a resync) before anything else.
+    pub(super) fn new(channel: Channel, cursor: u64, after: Key, first: Option<Bytes>) -> Self {
+        let wake = channel.shared.wake.clone().notified_owned();
+        Self {
+            channel,
+            cursor,
+            after,
+            pending: first
+                .map(|first| vec![first])
+                .unwrap_or_default()
+                .into_iter(),
+            wake,
+            ended: false,
+        }
+    }
+}
+
+impl Stream for Follow {
+    type Item = Bytes;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        let mut this = self.project();
+        loop {
+            if let Some(chunk) = this.pending.next() {
+                return Poll::Ready(Some(chunk));
+            }
+            // The batch's buffer is not kept while the stream waits.
+            *this.pending = Vec::new().into_iter();
+            if *this.ended {
+                return Poll::Ready(None);
+            }
+            // Registered before the look: an event published after it wakes the stream.
+            this.wake.as_mut().enable();
+            match this
+                .channel
+                .read_batch(*this.cursor, *this.after, BATCH_BYTES)
+            {
+                Batch::Events(chunks, next) => {
+                    *this.cursor = next;
+                    *this.pending = chunks.into_iter();
+                    continue;
+                }
+                Batch::Lagged(_) => {
+                    *this.ended = true;
+                    return Poll::Ready(None);
+                }
+                Batch::Empty(next) => *this.cursor = next,
+            }
+            match this.wake.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                // Something was published: arm again, and look.
+                Poll::Ready(()) => {
+                    let again = this.channel.shared.wake.clone().notified_owned();
+                    this.wake.set(again);
+                }
+            }
+        }
+    }
+}

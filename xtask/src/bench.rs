@@ -39,6 +39,12 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
                 return Err(format!("`bench server` takes client counts, not `{bad}`"));
             }
             build_load_tools(&root)?;
+            // The heap of one idle stream's body, each server's, counted by the allocator.
+            process::run(
+                "stream heap",
+                std::process::Command::new(root.join("target/release/stream-heap"))
+                    .current_dir(&root),
+            )?;
             // The bench profile builds into target/release.
             process::run(
                 "bench server",
@@ -237,8 +243,9 @@ const WASM_FEATURES: [&str; 6] = [
     "--enable-sign-ext",
 ];
 
-/// Builds `demo/minimal` three ways (a counter; plus a serde_json-decoded value; plus a typed
-/// tidings stream and its badge) as a page would ship it, and prints the sizes.
+/// Builds `demo/minimal` five ways (a counter; plus a serde_json-decoded value; plus a typed
+/// stream and its state through tidings, through leptos-use's `use_event_source`, and through a
+/// hand-written web-sys wrapper) as a page would ship it, and prints the sizes side by side.
 fn size(root: &Path) -> Result<(), String> {
     crate::setup::run()?;
     let wasm_bindgen = process::find_tool("wasm-bindgen")
@@ -251,6 +258,11 @@ fn size(root: &Path) -> Result<(), String> {
             "+ tidings: use_sse, latest::<T>, ConnectionBadge",
             "tidings",
         ),
+        (
+            "+ leptos-use: use_event_source::<T, JsonSerdeCodec>, its state",
+            "leptos-use",
+        ),
+        ("+ a hand-written web-sys EventSource, serde_json", "websys"),
     ];
     let mut rows = Vec::new();
     for (name, features) in variants {
@@ -298,12 +310,20 @@ fn size(root: &Path) -> Result<(), String> {
         rows.push((name, bytes.len(), gzipped));
     }
     let kib = |bytes: usize| bytes as f64 / 1024.0;
-    println!("| build | wasm-opt -Oz KiB | gzip -9 KiB | gzip, over the counter |");
-    println!("| --- | ---: | ---: | ---: |");
-    let base = rows[0].2;
-    for (name, raw, gzipped) in &rows {
+    println!(
+        "| build | wasm-opt -Oz KiB | gzip -9 KiB | gzip, over the counter | gzip, over serde_json |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    let (base, typed) = (rows[0].2, rows[1].2);
+    for (n, (name, raw, gzipped)) in rows.iter().enumerate() {
+        // The stream builds decode JSON too: what they add beyond a typed app is the cost.
+        let over_serde = if n >= 2 {
+            format!("{:+.1}", kib(*gzipped) - kib(typed))
+        } else {
+            String::new()
+        };
         println!(
-            "| {name} | {:.1} | {:.1} | {:+.1} |",
+            "| {name} | {:.1} | {:.1} | {:+.1} | {over_serde} |",
             kib(*raw),
             kib(*gzipped),
             kib(*gzipped) - kib(base)

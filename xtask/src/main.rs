@@ -43,8 +43,9 @@ commands:
       --skip-setup do not check the toolchain first
   bench wire       parser throughput against eventsource-stream (criterion)
   bench server [N ...]
-                   N concurrent SSE clients on the demo server (default 1000 10000):
-                   memory per connection, delivery latency p50/p99
+                   the heap of one idle stream, then N concurrent SSE clients (default
+                   1000 10000) of tidings and of plain axum: memory per connection,
+                   delivery latency p50/p99
   bench browser    events/s in headless Chromium: each transport against native EventSource
                    and fetch + npm eventsource-parser
   bench latency    publish -> typed callback p50/p99 at 1000 events/s, per transport

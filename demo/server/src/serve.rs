@@ -94,6 +94,17 @@ pub async fn serve(
     Ok(())
 }
 
+/// Logs to stderr at `RUST_LOG`'s levels, `info` by default (tower-http's at `warn`).
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn")),
+        )
+        .init();
+}
+
 /// Prints the accounts the server made up (when none was given), for whoever started it.
 pub fn print_generated_accounts(accounts: &crate::auth::Accounts) {
     for account in accounts.generated() {

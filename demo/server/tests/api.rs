@@ -5,7 +5,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::{as_user, body_text, get, post_json, send, server, sign_in, with_json};
+use common::{as_user, body_text, get, post_json, publish_post, send, server, sign_in, with_json};
 use tidings_axum::testing::EventReader;
 
 #[tokio::test]
@@ -202,32 +202,11 @@ async fn blog_changes_go_out_live_and_resume() {
 async fn polling_returns_the_same_events() {
     let app = server(|_| {});
     let root = sign_in(&app, "root").await;
-    send(
-        &app,
-        as_user(
-            post_json("/api/blog/posts", r#"{"title":"One","body":""}"#),
-            &root,
-        ),
-    )
-    .await;
-    send(
-        &app,
-        as_user(
-            post_json("/api/blog/posts", r#"{"title":"Two","body":""}"#),
-            &root,
-        ),
-    )
-    .await;
+    publish_post(&app, &root, "One").await;
+    publish_post(&app, &root, "Two").await;
     // Polling from the start of the log is not possible without an ID: ask with the first.
     let mut stream = EventReader::new(send(&app, get("/api/blog")).await.into_body());
-    send(
-        &app,
-        as_user(
-            post_json("/api/blog/posts", r#"{"title":"Three","body":""}"#),
-            &root,
-        ),
-    )
-    .await;
+    publish_post(&app, &root, "Three").await;
     let third = stream.events(1).await.remove(0);
     let poll = Request::get(format!(
         "/api/blog/poll?wait_ms=1000&lastEventId={}",

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
-use common::{as_user, body_text, get, post_json, send, server, sign_in, with_json};
+use common::{as_user, body_text, get, post_json, publish_post, send, server, sign_in, with_json};
 
 /// `request` as if from `ip`.
 fn from(mut request: Request<Body>, ip: &str) -> Request<Body> {
@@ -184,14 +184,7 @@ async fn cross_origin_state_changes_are_refused() {
     config.cors_origins = vec!["http://127.0.0.1:8080".parse().expect("an origin")];
     let (app, _, state) = demo_server::app_with_state(&config).expect("a valid configuration");
     let root = sign_in(&app, "root").await;
-    send(
-        &app,
-        as_user(
-            post_json("/api/blog/posts", r#"{"title":"T","body":""}"#),
-            &root,
-        ),
-    )
-    .await;
+    publish_post(&app, &root, "T").await;
 
     // Another site's page, by a form (a "simple" request: no preflight), and another port of
     // the same host; with the admin's cookie, as a browser would send it.

@@ -18,6 +18,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    demo_server::serve::init_logging();
     let mut args = Args::parse();
     let listener = tokio::net::TcpListener::bind(args.server.addr).await?;
     let addr = listener.local_addr()?;

@@ -38,16 +38,9 @@ struct Burst {
 
 async fn burst(State(state): State<Fixtures>, Json(request): Json<Burst>) -> Response {
     let count = request.count.min(1_000_000);
-    // A marker before the burst: a client that resumes after it replays exactly the burst.
-    let after = match state.firehose.publish_batch(&[(Some("marker"), "")]).await {
-        Ok(mut ids) => ids.pop().unwrap_or_default(),
-        Err(error) => {
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                demo_server::error_chain(&error),
-            )
-                .into_response();
-        }
+    let after = match publish_marker(&state.firehose).await {
+        Ok(after) => after,
+        Err(refused) => return refused,
     };
     let first = SEQ.fetch_add(u64::from(count), Ordering::Relaxed) + 1;
     let seqs: Vec<u64> = (first..first + u64::from(count)).collect();
@@ -57,6 +50,19 @@ async fn burst(State(state): State<Fixtures>, Json(request): Json<Burst>) -> Res
         }
     }
     Json(serde_json::json!({"first": first, "count": count, "after": after})).into_response()
+}
+
+/// Publishes the marker that goes before a burst, and returns its ID: a client that resumes
+/// after it replays exactly the burst.
+async fn publish_marker(feed: &tidings_axum::AnyChannel) -> Result<String, Response> {
+    match feed.publish_batch(&[(Some("marker"), "")]).await {
+        Ok(mut ids) => Ok(ids.pop().unwrap_or_default()),
+        Err(error) => Err((
+            StatusCode::SERVICE_UNAVAILABLE,
+            demo_server::error_chain(&error),
+        )
+            .into_response()),
+    }
 }
 
 /// Publishes a tick for each of `seqs`, priced by `price`, in one round trip.
@@ -119,15 +125,9 @@ async fn paced(State(state): State<Fixtures>, Json(request): Json<Paced>) -> Res
         )
             .into_response();
     };
-    let after = match state.firehose.publish_batch(&[(Some("marker"), "")]).await {
-        Ok(mut ids) => ids.pop().unwrap_or_default(),
-        Err(error) => {
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                demo_server::error_chain(&error),
-            )
-                .into_response();
-        }
+    let after = match publish_marker(&state.firehose).await {
+        Ok(after) => after,
+        Err(refused) => return refused,
     };
     let first = SEQ.fetch_add(u64::from(count), Ordering::Relaxed) + 1;
     let channel = state.firehose.clone();

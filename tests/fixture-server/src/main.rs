@@ -1,7 +1,6 @@
 //! `fixture-server`: the demo server with test fixtures. See `fixture-server --help`.
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 /// The demo server's flags, and the chaos token.
 #[derive(Debug, Parser)]
@@ -21,12 +20,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn")),
-        )
-        .init();
+    demo_server::serve::init_logging();
     let mut args = Args::parse();
     let listener = tokio::net::TcpListener::bind(args.demo.addr).await?;
     let addr = listener.local_addr()?;

@@ -80,6 +80,12 @@ pub(crate) async fn sign_in(app: &Router, user: &str) -> String {
         .to_owned()
 }
 
+/// Publishes a blog post titled `title` as the holder of `cookie` (an admin's, to succeed).
+pub(crate) async fn publish_post(app: &Router, cookie: &str, title: &str) -> Response {
+    let json = serde_json::json!({"title": title, "body": ""}).to_string();
+    send(app, as_user(post_json("/api/blog/posts", &json), cookie)).await
+}
+
 pub(crate) async fn body_text(response: Response) -> String {
     let bytes = response
         .into_body()

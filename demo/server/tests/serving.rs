@@ -5,6 +5,8 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// A `demo-server` of the test's own on a free loopback port, stopped when dropped.
@@ -171,11 +173,17 @@ async fn shutdown_does_not_wait_for_a_client_that_stopped_reading() {
     config.shutdown_deadline = Duration::from_secs(1);
     let shutdown = tidings_axum::shutdown::Shutdown::new();
     let ends = shutdown.clone();
+    // Frames made so far: once it stops growing, the socket is full.
+    let made = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&made);
     let flood = move || {
-        let ends = ends.clone();
+        let (ends, counter) = (ends.clone(), Arc::clone(&counter));
         async move {
             let chunk = "x".repeat(64 * 1024);
-            let frames = stream::repeat_with(move || Frame::new().data(&chunk));
+            let frames = stream::repeat_with(move || {
+                counter.fetch_add(1, Ordering::Relaxed);
+                Frame::new().data(&chunk)
+            });
             ends.end(axum::response::IntoResponse::into_response(
                 EventStream::new(frames),
             ))
@@ -203,7 +211,17 @@ async fn shutdown_does_not_wait_for_a_client_that_stopped_reading() {
     })
     .await
     .expect("connected");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Until the server can write no more: every buffer between it and the client is full.
+    let mut last = 0;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = made.load(Ordering::Relaxed);
+        if now > 0 && now == last {
+            break;
+        }
+        last = now;
+    }
+    assert!(last > 0, "the flood never started");
     let started = Instant::now();
     stop.send(()).expect("the server listens for the signal");
     tokio::time::timeout(Duration::from_secs(10), server)

@@ -117,8 +117,9 @@ enum Publisher {
     None,
     Connected(MultiplexedConnection),
     /// The last attempt to connect failed, at this time: publishes fail at once until
-    /// [`CONNECT_AGAIN_AFTER`] has passed, rather than each waiting out a connect.
-    Failed(Instant, String),
+    /// [`CONNECT_AGAIN_AFTER`] has passed, rather than each waiting out a connect, unless the
+    /// health has changed since (the mirror found Redis back): the receiver tells.
+    Failed(Instant, String, watch::Receiver<RedisHealth>),
 }
 
 /// How long after a failed connect publishing fails without trying again.
@@ -285,7 +286,9 @@ impl RedisChannel {
         let mut publisher = self.shared.publisher.lock().await;
         match &*publisher {
             Publisher::Connected(connection) => return Ok(connection.clone()),
-            Publisher::Failed(at, error) if at.elapsed() < CONNECT_AGAIN_AFTER => {
+            Publisher::Failed(at, error, health)
+                if at.elapsed() < CONNECT_AGAIN_AFTER && !health.has_changed().unwrap_or(true) =>
+            {
                 return Err(PublishError::Unavailable(
                     format!("cannot connect to Redis: {error}").into(),
                 ));
@@ -306,7 +309,11 @@ impl RedisChannel {
                 Ok(connection)
             }
             Err(error) => {
-                *publisher = Publisher::Failed(Instant::now(), error.to_string());
+                *publisher = Publisher::Failed(
+                    Instant::now(),
+                    error.to_string(),
+                    self.shared.health.subscribe(),
+                );
                 Err(PublishError::Unavailable(Box::new(error)))
             }
         }

@@ -7,16 +7,12 @@ use demo_server::{Config, app_with_state};
 async fn main() -> std::io::Result<()> {
     demo_server::serve::init_logging();
     let mut config = Config::parse();
-    let listener = tokio::net::TcpListener::bind(config.addr).await?;
-    let addr = listener.local_addr()?;
-    // The address it answers to, with the port it got.
-    config.addr = addr;
+    let listener = demo_server::serve::bind(&mut config).await?;
+    let addr = config.addr;
     let (app, shutdown, state) = app_with_state(&config).map_err(std::io::Error::other)?;
     // The Redis URL shows without its password.
     tracing::info!(%addr, dist = ?config.dist, cors = ?config.cors_origins, redis = ?config.redis, "demo server listening");
-    demo_server::serve::print_generated_accounts(&state.accounts);
-    // A line for scripts and people alike.
-    println!("demo-server listening on http://{addr}");
+    demo_server::serve::announce("demo-server", &config, &state.accounts);
     demo_server::serve::serve(
         listener,
         app,

@@ -105,8 +105,21 @@ pub fn init_logging() {
         .init();
 }
 
-/// Prints the accounts the server made up (when none was given), for whoever started it.
-pub fn print_generated_accounts(accounts: &crate::auth::Accounts) {
+/// Binds `config.addr` and writes back the address it got (the port, when it asked for 0): the
+/// [`guard`](crate::guard) answers to that address, so a server must build its app after this.
+///
+/// # Errors
+///
+/// If the address cannot be bound.
+pub async fn bind(config: &mut Config) -> std::io::Result<TcpListener> {
+    let listener = TcpListener::bind(config.addr).await?;
+    config.addr = listener.local_addr()?;
+    Ok(listener)
+}
+
+/// Prints the accounts the server made up (when none was given), then the line that says where
+/// `name` listens, for scripts and people alike.
+pub fn announce(name: &str, config: &Config, accounts: &crate::auth::Accounts) {
     for account in accounts.generated() {
         let admin = if account.role == crate::auth::Role::Admin {
             " (admin)"
@@ -119,6 +132,7 @@ pub fn print_generated_accounts(accounts: &crate::auth::Accounts) {
             account.password()
         );
     }
+    println!("{name} listening on http://{}", config.addr);
 }
 
 /// Resolves on Ctrl-C or SIGTERM, so that open streams are ended cleanly.

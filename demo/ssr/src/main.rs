@@ -20,10 +20,8 @@ struct Args {
 async fn main() -> std::io::Result<()> {
     demo_server::serve::init_logging();
     let mut args = Args::parse();
-    let listener = tokio::net::TcpListener::bind(args.server.addr).await?;
-    let addr = listener.local_addr()?;
-    // The address it answers to, with the port it got.
-    args.server.addr = addr;
+    let listener = demo_server::serve::bind(&mut args.server).await?;
+    let addr = args.server.addr;
     let options = LeptosOptions::builder()
         .output_name("demo-ssr")
         .site_root(args.site.to_string_lossy().into_owned())
@@ -36,9 +34,7 @@ async fn main() -> std::io::Result<()> {
     let pages =
         demo_server::guard::protect(demo_ssr::server::pages(options, context), &args.server);
     let app = api.merge(pages);
-    demo_server::serve::print_generated_accounts(&state.accounts);
-    // A line for scripts and people alike.
-    println!("demo-ssr listening on http://{addr}");
+    demo_server::serve::announce("demo-ssr", &args.server, &state.accounts);
     demo_server::serve::serve(
         listener,
         app,

@@ -22,16 +22,12 @@ struct Args {
 async fn main() -> std::io::Result<()> {
     demo_server::serve::init_logging();
     let mut args = Args::parse();
-    let listener = tokio::net::TcpListener::bind(args.demo.addr).await?;
-    let addr = listener.local_addr()?;
-    // The address it answers to, with the port it got.
-    args.demo.addr = addr;
+    let listener = demo_server::serve::bind(&mut args.demo).await?;
+    let addr = args.demo.addr;
     let (app, shutdown, state) = fixture_server::app(&args.demo, args.chaos_token.as_deref())
         .map_err(std::io::Error::other)?;
     tracing::info!(%addr, dist = ?args.demo.dist, redis = ?args.demo.redis, "fixture server listening");
-    demo_server::serve::print_generated_accounts(&state.accounts);
-    // A line for scripts and people alike.
-    println!("fixture-server listening on http://{addr}");
+    demo_server::serve::announce("fixture-server", &args.demo, &state.accounts);
     demo_server::serve::serve(
         listener,
         app,

@@ -6,13 +6,14 @@ use leptos::prelude::*;
 use crate::{ConnectionState, Sse};
 
 /// A small badge showing the state of a connection: "open", "reconnecting in 3 s", "failed: …",
-/// with a "retry now" button while it waits to reconnect or has failed. It is a polite live
-/// region, so screen readers announce changes.
+/// with a "retry now" button while it waits to reconnect or has failed (the button is `hidden`
+/// otherwise). It is a polite live region, so screen readers announce changes.
 ///
 /// It comes unstyled: put [`ConnectionBadgeStyles`] in the page once for the default look (a
-/// pill with a coloured dot, as in the README), or style its classes yourself:
-/// `tidings-badge` and `tidings-badge--<state>`, where `<state>` is [`ConnectionState::label`]
-/// (`open`, `reconnecting`, `failed`, …); its `data-state` attribute carries the same label.
+/// pill with a coloured dot, as in the README), or style it yourself: the classes
+/// `tidings-badge`, `tidings-badge__text` and `tidings-badge__retry`, and the `data-state`
+/// attribute, which holds [`ConnectionState::label`] (`open`, `reconnecting`, `failed`, …):
+/// `.tidings-badge[data-state="open"]`.
 ///
 /// ```no_run
 /// use leptos::prelude::*;
@@ -52,21 +53,32 @@ pub fn ConnectionBadge(
         }
         other => other.to_string(),
     };
-    let class = move || format!("tidings-badge tidings-badge--{}", state.get().label());
-    let can_retry = move || {
-        matches!(
-            state.get(),
-            ConnectionState::Reconnecting { .. } | ConnectionState::Failed { .. }
-        )
+    let cannot_retry = move || {
+        !state.with(|state| {
+            matches!(
+                state,
+                ConnectionState::Reconnecting { .. } | ConnectionState::Failed { .. }
+            )
+        })
     };
     view! {
-        <span class=class role="status" aria-live="polite" data-state=move || state.get().label()>
+        // One reactive attribute for the state (a class per state would be a second), and a
+        // button hidden rather than made and unmade: each costs the page more code than it saves.
+        <span
+            class="tidings-badge"
+            role="status"
+            aria-live="polite"
+            data-state=move || state.with(ConnectionState::label)
+        >
             <span class="tidings-badge__text">{text}</span>
-            <Show when=can_retry>
-                <button type="button" class="tidings-badge__retry" on:click=move |_| sse.open()>
-                    "retry now"
-                </button>
-            </Show>
+            <button
+                type="button"
+                class="tidings-badge__retry"
+                hidden=cannot_retry
+                on:click=move |_| sse.open()
+            >
+                "retry now"
+            </button>
         </span>
     }
 }

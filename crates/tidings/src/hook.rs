@@ -1,7 +1,7 @@
 //! The hook: [`use_sse`] and the [`Sse`] handle it returns, which attaches a component to a
 //! shared [connection](crate::browser::connection) and hands out its typed signals.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use leptos::prelude::*;
@@ -43,7 +43,7 @@ pub struct Sse {
 struct TypeErrors {
     /// The owner of the `use_sse` call: the signals live as long as the handle.
     owner: Option<Owner>,
-    signals: HashMap<&'static str, RwSignal<Option<ArcDecodeError>>>,
+    signals: Vec<(&'static str, RwSignal<Option<ArcDecodeError>>)>,
 }
 
 /// Whether `use_sse` connects: only in the browser, never under server-side rendering (which
@@ -159,7 +159,7 @@ pub fn use_sse_with_options(url: impl Into<Signal<String>>, options: SseOptions)
         rendered: rendered.map(StoredValue::new),
         type_errors: StoredValue::new(TypeErrors {
             owner: Owner::current(),
-            signals: HashMap::new(),
+            signals: Vec::new(),
         }),
     };
     if sse.handle.is_none() {
@@ -398,14 +398,15 @@ impl Sse {
     /// of the `use_sse` call.
     fn type_error_signal(&self, event_type: &'static str) -> RwSignal<Option<ArcDecodeError>> {
         let made = self.type_errors.try_update_value(|errors| {
-            let owner = errors.owner.clone();
-            *errors
-                .signals
-                .entry(event_type)
-                .or_insert_with(|| match owner {
-                    Some(owner) => owner.with(|| RwSignal::new(None)),
-                    None => RwSignal::new(None),
-                })
+            if let Some((_, signal)) = errors.signals.iter().find(|(t, _)| *t == event_type) {
+                return *signal;
+            }
+            let signal = match &errors.owner {
+                Some(owner) => owner.with(|| RwSignal::new(None)),
+                None => RwSignal::new(None),
+            };
+            errors.signals.push((event_type, signal));
+            signal
         });
         made.unwrap_or_else(|| RwSignal::new(None))
     }

@@ -101,7 +101,9 @@ pub use browser::diagnostics;
 pub use component::ConnectionBadge;
 pub use hook::{ArcDecodeError, Sse, use_sse, use_sse_with_options};
 pub use options::{Sharing, SseOptions};
-pub use sans_io::fallback::{FallbackPolicy, TransportMode};
+#[cfg(feature = "polling")]
+pub use sans_io::fallback::FallbackPolicy;
+pub use sans_io::fallback::TransportMode;
 pub use sans_io::reconnect::ReconnectPolicy;
 pub use sans_io::resume::ResumeVia;
 pub use sans_io::resync::{Resync, ResyncReason};

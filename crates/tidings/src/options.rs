@@ -6,7 +6,9 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::sans_io::fallback::{FallbackPolicy, TransportMode};
+#[cfg(feature = "polling")]
+use crate::sans_io::fallback::FallbackPolicy;
+use crate::sans_io::fallback::TransportMode;
 use crate::sans_io::reconnect::ReconnectPolicy;
 use crate::sans_io::resume::ResumeVia;
 
@@ -103,12 +105,31 @@ pub struct SseOptions {
     pub(crate) persist_key: Option<String>,
     pub(crate) mode: TransportMode,
     pub(crate) request: RequestOptions,
-    pub(crate) poll_url: Option<String>,
-    pub(crate) poll_interval: Duration,
-    pub(crate) fallback: FallbackPolicy,
+    #[cfg(feature = "polling")]
+    pub(crate) polling: PollOptions,
     pub(crate) max_event_size: usize,
     pub(crate) resume: ResumeVia,
     pub(crate) sharing: Sharing,
+}
+
+/// The polling transport's settings (feature `polling`).
+#[cfg(feature = "polling")]
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PollOptions {
+    pub(crate) url: Option<String>,
+    pub(crate) interval: Duration,
+    pub(crate) fallback: FallbackPolicy,
+}
+
+#[cfg(feature = "polling")]
+impl Default for PollOptions {
+    fn default() -> Self {
+        Self {
+            url: None,
+            interval: Duration::from_millis(100),
+            fallback: FallbackPolicy::default(),
+        }
+    }
 }
 
 /// Which connection a [`use_sse`](crate::use_sse) call uses: one it shares with other calls in
@@ -160,9 +181,8 @@ impl Default for SseOptions {
             persist_key: None,
             mode: TransportMode::default(),
             request: RequestOptions::default(),
-            poll_url: None,
-            poll_interval: Duration::from_millis(100),
-            fallback: FallbackPolicy::default(),
+            #[cfg(feature = "polling")]
+            polling: PollOptions::default(),
             max_event_size: tidings_wire::DEFAULT_MAX_EVENT_SIZE,
             resume: ResumeVia::default(),
             sharing: Sharing::default(),
@@ -172,7 +192,8 @@ impl Default for SseOptions {
 
 impl fmt::Debug for SseOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SseOptions")
+        let mut debug = f.debug_struct("SseOptions");
+        debug
             .field("with_credentials", &self.with_credentials)
             .field("last_event_id", &self.last_event_id)
             .field("policy", &self.policy)
@@ -181,10 +202,10 @@ impl fmt::Debug for SseOptions {
             .field("on_give_up", &self.on_give_up.as_ref().map(|_| "Fn()"))
             .field("persist_key", &self.persist_key)
             .field("mode", &self.mode)
-            .field("request", &self.request)
-            .field("poll_url", &self.poll_url)
-            .field("poll_interval", &self.poll_interval)
-            .field("fallback", &self.fallback)
+            .field("request", &self.request);
+        #[cfg(feature = "polling")]
+        debug.field("polling", &self.polling);
+        debug
             .field("max_event_size", &self.max_event_size)
             .field("resume", &self.resume)
             .field("sharing", &self.sharing)
@@ -208,7 +229,7 @@ impl SseOptions {
             (Some(a), Some(b)) => Rc::ptr_eq(a, b),
             _ => false,
         };
-        [
+        let mut settings = vec![
             (
                 "with_credentials",
                 self.with_credentials == other.with_credentials,
@@ -226,9 +247,6 @@ impl SseOptions {
             ),
             ("transport", self.mode == other.mode),
             ("method, headers or body", self.request == other.request),
-            ("poll_url", self.poll_url == other.poll_url),
-            ("poll_interval", self.poll_interval == other.poll_interval),
-            ("fallback", self.fallback == other.fallback),
             (
                 "max_event_size",
                 self.max_event_size == other.max_event_size,
@@ -236,10 +254,18 @@ impl SseOptions {
             ("resume_via", self.resume == other.resume),
             ("on_give_up", same_callback),
             ("sharing", self.sharing == other.sharing),
-        ]
-        .into_iter()
-        .filter_map(|(name, same)| (!same).then_some(name))
-        .collect()
+        ];
+        #[cfg(feature = "polling")]
+        settings.extend([
+            ("poll_url", self.polling.url == other.polling.url),
+            (
+                "poll_interval",
+                self.polling.interval == other.polling.interval,
+            ),
+            ("fallback", self.polling.fallback == other.polling.fallback),
+        ]);
+        settings.retain(|(_, same)| !same);
+        settings.into_iter().map(|(name, _)| name).collect()
     }
 }
 
@@ -368,22 +394,28 @@ impl SseOptions {
     /// The server's polling endpoint, for [`TransportMode::Polling`] and the fallback of
     /// [`TransportMode::Auto`]. Default: the stream's URL with `/poll` added to its path, as
     /// `tidings-axum` apps lay it out.
+    #[cfg(feature = "polling")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "polling")))]
     pub fn poll_url(mut self, url: impl Into<String>) -> Self {
-        self.poll_url = Some(url.into());
+        self.polling.url = Some(url.into());
         self
     }
 
     /// The pause between two polls (default 100 ms). Against a long-polling server, the wait
     /// happens at the server; against one that answers at once, this is the polling interval.
     /// A server's `retry:` longer than this is honoured.
+    #[cfg(feature = "polling")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "polling")))]
     pub fn poll_interval(mut self, interval: Duration) -> Self {
-        self.poll_interval = interval;
+        self.polling.interval = interval;
         self
     }
 
     /// When [`TransportMode::Auto`] falls back to polling: see [`FallbackPolicy`].
+    #[cfg(feature = "polling")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "polling")))]
     pub fn fallback(mut self, policy: FallbackPolicy) -> Self {
-        self.fallback = policy;
+        self.polling.fallback = policy;
         self
     }
 

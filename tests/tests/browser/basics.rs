@@ -247,20 +247,16 @@ async fn the_badge_shows_each_state_in_its_default_look() {
     );
     let text = open.text_content().unwrap_or_default();
     assert!(text.starts_with("open"), "{text}");
-    // A failed connection offers to retry; an open one does not.
-    assert!(
-        failed
+    // A failed connection offers to retry; an open one does not (its button is hidden).
+    let retry = |badge: &web_sys::Element| {
+        badge
             .query_selector(".tidings-badge__retry")
             .ok()
             .flatten()
-            .is_some()
-    );
-    assert!(
-        open.query_selector(".tidings-badge__retry")
-            .ok()
-            .flatten()
-            .is_none()
-    );
+            .map(|button| computed(&button, None, "display"))
+    };
+    assert_eq!(retry(&failed).as_deref(), Some("inline-block"));
+    assert_eq!(retry(&open).as_deref(), Some("none"));
     drop(mounted);
     owner.cleanup();
     host.remove();

@@ -7,7 +7,6 @@
 //! native tests drive it with a fake clock and scripted transports.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
@@ -20,7 +19,9 @@ use super::transport::{EventId, HttpRequest, Sink, TransportEvent, last_event_id
 use crate::options::SseOptions;
 use crate::sans_io::fallback::Chooser;
 use crate::sans_io::reconnect::{Action, Failure, Input, Machine};
-use crate::sans_io::resume::{poll_url_for, url_with_last_event_id};
+#[cfg(feature = "polling")]
+use crate::sans_io::resume::poll_url_for;
+use crate::sans_io::resume::url_with_last_event_id;
 use crate::sans_io::state::{ConnectionState, Transport};
 
 #[cfg(test)]
@@ -66,9 +67,11 @@ pub(crate) struct Connection<E: Env> {
     /// A newer ID than `last_event_id`, still the browser's string: see [`EventId`].
     pending_id: RefCell<Option<wasm_bindgen::JsValue>>,
     url: RefCell<String>,
-    subscribers: RefCell<HashMap<String, Vec<(u64, Handler)>>>,
+    /// Every subscriber, with its key and event type. Lists, not maps: a stream has a handful of
+    /// event types, and a hash map's code would weigh more in the page than its lookups save.
+    subscribers: RefCell<Vec<(u64, String, Handler)>>,
     /// Per event type, the subscribers as of the last change: see [`Connection::delivery_of`].
-    snapshots: RefCell<HashMap<String, Rc<Delivery>>>,
+    snapshots: RefCell<Vec<(String, Rc<Delivery>)>>,
     next_subscriber: Cell<u64>,
     machine: RefCell<Machine>,
     chooser: RefCell<Chooser>,
@@ -95,11 +98,14 @@ impl<E: Env> Connection<E> {
     pub(crate) fn new(env: E, options: SseOptions, start_id: Option<String>) -> Rc<Self> {
         let seed = (env.random() * u64::MAX as f64) as u64;
         let machine = Machine::new(options.policy.clone(), seed);
+        #[cfg(feature = "polling")]
         let chooser = Chooser::new(
             options.mode,
-            options.fallback.clone(),
+            options.polling.fallback.clone(),
             options.request.needs_fetch(),
         );
+        #[cfg(not(feature = "polling"))]
+        let chooser = Chooser::new(options.mode, options.request.needs_fetch());
         let last_event_id = start_id
             .or_else(|| options.last_event_id.clone())
             .or_else(|| {
@@ -115,8 +121,8 @@ impl<E: Env> Connection<E> {
             options,
             users: RefCell::new(Vec::new()),
             url: RefCell::new(String::new()),
-            subscribers: RefCell::new(HashMap::new()),
-            snapshots: RefCell::new(HashMap::new()),
+            subscribers: RefCell::new(Vec::new()),
+            snapshots: RefCell::new(Vec::new()),
             id_publisher: RefCell::new(None),
             next_subscriber: Cell::new(0),
             machine: RefCell::new(machine),
@@ -243,10 +249,10 @@ impl<E: Env> Connection<E> {
         self.next_subscriber.set(key + 1);
         self.subscribers
             .borrow_mut()
-            .entry(event_type.to_owned())
-            .or_default()
-            .push((key, handler));
-        self.snapshots.borrow_mut().remove(event_type);
+            .push((key, event_type.to_owned(), handler));
+        self.snapshots
+            .borrow_mut()
+            .retain(|(known, _)| known != event_type);
         if let Some(transport) = self.transport.borrow().as_ref() {
             transport.listen(event_type);
         }
@@ -255,9 +261,7 @@ impl<E: Env> Connection<E> {
 
     /// Removes the subscriber `key` (its component went away).
     pub(crate) fn unsubscribe(&self, key: u64) {
-        for handlers in self.subscribers.borrow_mut().values_mut() {
-            handlers.retain(|(k, _)| *k != key);
-        }
+        self.subscribers.borrow_mut().retain(|(k, _, _)| *k != key);
         self.snapshots.borrow_mut().clear();
     }
 
@@ -333,20 +337,28 @@ impl<E: Env> Connection<E> {
                 url: self.resume_url(),
                 with_credentials: self.options.with_credentials,
                 max_event_size: self.options.max_event_size,
-                event_types: self.subscribers.borrow().keys().cloned().collect(),
+                event_types: self
+                    .subscribers
+                    .borrow()
+                    .iter()
+                    .map(|(_, event_type, _)| event_type.clone())
+                    .collect(),
             },
-            Transport::Fetch => Opening::Fetch(self.http_request(self.url())),
+            #[cfg(feature = "polling")]
             Transport::Polling => {
                 let url = self
                     .options
-                    .poll_url
+                    .polling
+                    .url
                     .clone()
                     .unwrap_or_else(|| poll_url_for(&self.url()));
                 Opening::Poll {
                     request: self.http_request(url),
-                    interval: self.options.poll_interval,
+                    interval: self.options.polling.interval,
                 }
             }
+            // Without the `polling` feature the chooser never picks polling.
+            _ => Opening::Fetch(self.http_request(self.url())),
         };
         match self.env.open(opening, sink) {
             Ok(transport) => {
@@ -596,20 +608,24 @@ impl<E: Env> Connection<E> {
     /// The subscribers of `event_type`, as a snapshot that stays valid while they run (a
     /// subscriber may subscribe or close); rebuilt only when the subscriptions change.
     fn delivery_of(&self, event_type: &str) -> Rc<Delivery> {
-        if let Some(delivery) = self.snapshots.borrow().get(event_type) {
+        if let Some((_, delivery)) = self
+            .snapshots
+            .borrow()
+            .iter()
+            .find(|(known, _)| known == event_type)
+        {
             return delivery.clone();
         }
         let delivery = Rc::new(Delivery::new(
             self.subscribers
                 .borrow()
-                .get(event_type)
-                .into_iter()
-                .flatten()
-                .map(|(_, handler)| handler.clone()),
+                .iter()
+                .filter(|(_, known, _)| known == event_type)
+                .map(|(_, _, handler)| handler.clone()),
         ));
         self.snapshots
             .borrow_mut()
-            .insert(event_type.to_owned(), delivery.clone());
+            .push((event_type.to_owned(), delivery.clone()));
         delivery
     }
 

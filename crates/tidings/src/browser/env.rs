@@ -32,6 +32,7 @@ pub(crate) enum Opening {
     /// One `fetch` whose body is the stream.
     Fetch(HttpRequest),
     /// Requests to the polling endpoint, `interval` apart.
+    #[cfg(feature = "polling")]
     Poll {
         request: HttpRequest,
         interval: Duration,
@@ -150,6 +151,7 @@ impl Env for Browser {
             Opening::Fetch(request) => BrowserTransport::Http {
                 _abort_on_drop: HttpTransport::stream(request, sink),
             },
+            #[cfg(feature = "polling")]
             Opening::Poll { request, interval } => BrowserTransport::Http {
                 _abort_on_drop: HttpTransport::poll(request, interval, sink),
             },
@@ -157,7 +159,7 @@ impl Env for Browser {
     }
 
     fn probe(&self, url: String, with_credentials: bool, report: impl FnOnce(Failure) + 'static) {
-        super::diagnostics::spawn(async move { report(probe(&url, with_credentials).await) });
+        probe(url, with_credentials, report);
     }
 
     fn can_stream(&self) -> bool {

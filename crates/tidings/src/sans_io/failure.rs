@@ -23,6 +23,7 @@ pub(crate) enum Failure {
     Stalled,
     /// The polling endpoint answered this status (404, 405): the server has none, so the
     /// connection streams instead.
+    #[cfg_attr(not(feature = "polling"), allow(dead_code))]
     PollingUnavailable { status: u16 },
     /// The browser would not make the request (an invalid method or header): the app's
     /// mistake, which retrying cannot fix.

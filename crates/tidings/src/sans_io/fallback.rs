@@ -1,6 +1,7 @@
 //! Which transport the next connection uses: the mode the app asks for ([`TransportMode`]),
-//! and when [`TransportMode::Auto`] falls back to polling and back ([`FallbackPolicy`]). Pure,
-//! like the state machine: tested natively.
+//! and, with the `polling` feature, when `TransportMode::Auto` falls back to polling and back
+//! (`FallbackPolicy`). Pure, like the state machine: tested natively. Without the feature the
+//! chooser only picks the streaming transport, and none of the fallback's code reaches the page.
 
 use std::time::Duration;
 
@@ -28,16 +29,22 @@ pub enum TransportMode {
     ///
     /// [`Channel::poll`]: https://docs.rs/tidings-axum/latest/tidings_axum/struct.Channel.html#method.poll
     /// [`DisconnectReason::PollingUnavailable`]: crate::DisconnectReason::PollingUnavailable
+    #[cfg(feature = "polling")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "polling")))]
     Polling,
     /// Streams with `fetch`, and falls back to polling when streaming keeps failing or stalls
     /// (as behind a buffering proxy), trying to stream again now and then: see
     /// [`FallbackPolicy`]. Against a server with no polling endpoint (any SSE server that is
     /// not `tidings-axum`), it finds none (404 or 405) and keeps streaming, reconnecting with
     /// backoff: it never gives up for want of one.
+    #[cfg(feature = "polling")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "polling")))]
     Auto,
 }
 
 /// When [`TransportMode::Auto`] falls back to polling, and how soon it tries streaming again.
+#[cfg(feature = "polling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "polling")))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
 pub struct FallbackPolicy {
@@ -46,6 +53,7 @@ pub struct FallbackPolicy {
     pub(crate) retry_streaming_after: Duration,
 }
 
+#[cfg(feature = "polling")]
 impl Default for FallbackPolicy {
     /// Falls back after 3 failed streaming attempts in a row, or a stream silent (keep-alives
     /// included) for 20 s; tries streaming again after 30 s of polling.
@@ -58,6 +66,7 @@ impl Default for FallbackPolicy {
     }
 }
 
+#[cfg(feature = "polling")]
 impl FallbackPolicy {
     /// Falls back to polling after this many failed streaming attempts in a row.
     pub fn after_failures(mut self, failures: u32) -> Self {
@@ -79,7 +88,60 @@ impl FallbackPolicy {
     }
 }
 
+/// The streaming transport for `mode`: fetch when the request needs it (an `EventSource` can
+/// send no headers, method or body), else the one the mode names.
+fn streaming(mode: TransportMode, needs_fetch: bool) -> Transport {
+    match mode {
+        TransportMode::EventSource if !needs_fetch => Transport::EventSource,
+        _ => Transport::Fetch,
+    }
+}
+
+/// Chooses the transport for each connection: without the `polling` feature, always the
+/// streaming one.
+#[cfg(not(feature = "polling"))]
+#[derive(Debug, Clone)]
+pub(crate) struct Chooser {
+    streaming: Transport,
+}
+
+#[cfg(not(feature = "polling"))]
+impl Chooser {
+    pub(crate) fn new(mode: TransportMode, needs_fetch: bool) -> Self {
+        Self {
+            streaming: streaming(mode, needs_fetch),
+        }
+    }
+
+    pub(crate) fn next(&mut self, _now: Timestamp, _streamable: bool) -> Transport {
+        self.streaming
+    }
+
+    pub(crate) fn fallback(&self) -> Option<FallbackReason> {
+        None
+    }
+
+    pub(crate) fn stall_after(&self, _transport: Transport) -> Option<Duration> {
+        None
+    }
+
+    pub(crate) fn retry_streaming_after(&self) -> Option<Duration> {
+        None
+    }
+
+    pub(crate) fn active(&mut self, _transport: Transport) {}
+
+    pub(crate) fn failed(&mut self, _: Transport, _: &Failure, _: Timestamp) -> bool {
+        false
+    }
+
+    pub(crate) fn polling_failed(&mut self, failure: Failure) -> Failure {
+        failure
+    }
+}
+
 /// Chooses the transport for each connection.
+#[cfg(feature = "polling")]
 #[derive(Debug, Clone)]
 pub(crate) struct Chooser {
     mode: TransportMode,
@@ -97,16 +159,13 @@ pub(crate) struct Chooser {
     no_polling: bool,
 }
 
+#[cfg(feature = "polling")]
 impl Chooser {
     pub(crate) fn new(mode: TransportMode, policy: FallbackPolicy, needs_fetch: bool) -> Self {
-        let streaming = match mode {
-            TransportMode::EventSource if !needs_fetch => Transport::EventSource,
-            _ => Transport::Fetch,
-        };
         Self {
             mode,
             policy,
-            streaming,
+            streaming: streaming(mode, needs_fetch),
             polling: None,
             failures: 0,
             trial: false,
@@ -150,13 +209,13 @@ impl Chooser {
     }
 
     /// How long an open stream may stay silent before it counts as stalled, in auto mode.
-    pub(crate) fn stall_after(&self, transport: Transport) -> Option<std::time::Duration> {
+    pub(crate) fn stall_after(&self, transport: Transport) -> Option<Duration> {
         (self.mode == TransportMode::Auto && transport != Transport::Polling)
             .then_some(self.policy.stall_after)
     }
 
     /// When to try streaming again, while polling in auto mode.
-    pub(crate) fn retry_streaming_after(&self) -> Option<std::time::Duration> {
+    pub(crate) fn retry_streaming_after(&self) -> Option<Duration> {
         (self.mode == TransportMode::Auto && self.polling.is_some())
             .then_some(self.policy.retry_streaming_after)
     }
@@ -213,6 +272,7 @@ impl Chooser {
     }
 }
 
+#[cfg(feature = "polling")]
 impl Chooser {
     /// The polling endpoint failed with `failure`. A 404 or 405 means the server has none (a
     /// standard SSE server, say): the connection streams from now on, whatever the mode, and the
@@ -234,7 +294,7 @@ impl Chooser {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "polling"))]
 mod tests {
     use super::*;
     use std::time::Duration;

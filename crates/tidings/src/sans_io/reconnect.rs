@@ -123,7 +123,9 @@ impl ReconnectPolicy {
         let exponent = i32::try_from(attempt.saturating_sub(1)).unwrap_or(i32::MAX);
         let grown = (base * self.multiplier.powi(exponent)).min(cap);
         let jittered = grown * (1.0 - self.jitter * random.clamp(0.0, 1.0));
-        Duration::from_secs_f64(jittered.max(0.0))
+        // In whole microseconds, by a cast that saturates: `Duration::from_secs_f64` panics on
+        // a NaN or an overflow (a policy can be odd), and links its messages into every page.
+        Duration::from_micros((jittered * 1e6) as u64)
     }
 }
 

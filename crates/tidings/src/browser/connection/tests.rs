@@ -14,17 +14,20 @@ use leptos::prelude::*;
 use tidings_wire::{DecodeError, EventRef, TypedEvent};
 
 use super::{Connection, Handler, Outputs};
+#[cfg(feature = "polling")]
+use crate::FallbackPolicy;
 use crate::browser::env::{Env, OpenTransport, Opening, PageEvent};
 use crate::browser::sharing::Registry;
 use crate::browser::subscriber::Typed;
 use crate::browser::transport::{EventId, Sink, TransportEvent};
 use crate::options::SseOptions;
 use crate::sans_io::failure::Failure;
+#[cfg(feature = "polling")]
+use crate::sans_io::state::FallbackReason;
 use crate::sans_io::state::{
-    ConnectionState, DisconnectReason, FailReason, FallbackReason, PauseReason, Timestamp,
-    Transport,
+    ConnectionState, DisconnectReason, FailReason, PauseReason, Timestamp, Transport,
 };
-use crate::{FallbackPolicy, ReconnectPolicy, Sharing, TransportMode};
+use crate::{ReconnectPolicy, Sharing, TransportMode};
 
 /// The fake world; clones share it.
 #[derive(Clone)]
@@ -266,6 +269,7 @@ impl World {
         match self.opening(n).0 {
             Opening::EventSource { url, .. } => (Transport::EventSource, url, None),
             Opening::Fetch(request) => (Transport::Fetch, request.url, request.last_event_id),
+            #[cfg(feature = "polling")]
             Opening::Poll { request, .. } => {
                 (Transport::Polling, request.url, request.last_event_id)
             }
@@ -648,6 +652,7 @@ fn an_invalid_url_fails_at_once() {
 }
 
 #[test]
+#[cfg(feature = "polling")]
 fn auto_falls_back_to_polling_and_tries_streaming_again() {
     let policy = FallbackPolicy::default()
         .after_failures(2)
@@ -693,6 +698,7 @@ fn auto_falls_back_to_polling_and_tries_streaming_again() {
 }
 
 #[test]
+#[cfg(feature = "polling")]
 fn a_stalled_stream_falls_back_to_polling_in_auto_mode() {
     let policy = FallbackPolicy::default().stall_after(Duration::from_secs(20));
     let s = connect(
@@ -721,6 +727,7 @@ fn a_stalled_stream_falls_back_to_polling_in_auto_mode() {
 }
 
 #[test]
+#[cfg(feature = "polling")]
 fn a_server_without_a_polling_endpoint_is_streamed_from() {
     let s = connect(SseOptions::default().transport(TransportMode::Polling));
     assert_eq!(s.world.asked(0).0, Transport::Polling);

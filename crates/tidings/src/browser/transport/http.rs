@@ -2,29 +2,50 @@
 //! parsed in wasm) and polling (repeated requests to the server's polling endpoint, each answer a
 //! complete event stream). Both send custom headers (computed afresh for each connection), the
 //! method and body the app chose, and `Last-Event-ID` as a header; both see the HTTP status.
+//! The [probe](probe) that explains an `EventSource` failure is one request of the same kind.
 //!
 //! The request runs in a task of its own; the transport value only owns its `AbortController`.
 //! Dropping the transport aborts the request, which ends the task: no read is left dangling.
+//! Every kind of request runs the one task function ([`run`]): one future type to compile into
+//! the page, not three.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use gloo_net::http::{Method, Request, Response};
 use tidings_wire::Parser;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    AbortController, AbortSignal, ReadableStreamDefaultReader, ReadableStreamReadResult,
-    RequestCredentials,
+    AbortController, AbortSignal, Headers, ReadableStreamDefaultReader, ReadableStreamReadResult,
+    Request, RequestCredentials, RequestInit, Response,
 };
 
 use super::{EventId, HttpRequest, Sink, TransportEvent};
 use crate::browser::diagnostics;
+use crate::options::RequestOptions;
 use crate::sans_io::failure::{Failure, classify};
 
 /// How many bytes of an error answer's body a failure carries.
 const EXCERPT: usize = 200;
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// The global `fetch`, in a window or a worker alike.
+    #[wasm_bindgen(js_name = fetch)]
+    fn fetch_with_request(request: &Request) -> js_sys::Promise;
+}
+
+/// What a request's task does with the answer.
+enum Job {
+    /// Reads the one answer as the stream.
+    Stream,
+    /// Reads answer after answer, waiting this long between two.
+    #[cfg(feature = "polling")]
+    Poll(Duration),
+    /// Reads the answer's head only, then aborts it, and reports what kind of failure it means.
+    Probe(AbortController),
+}
 
 /// A running fetch-based transport: dropping it aborts the request.
 pub(crate) struct HttpTransport {
@@ -35,28 +56,21 @@ pub(crate) struct HttpTransport {
 impl HttpTransport {
     /// Starts streaming `request`.
     pub(crate) fn stream(request: HttpRequest, sink: Sink) -> Self {
-        Self::start(sink, move |alive, signal, sink| {
-            stream(request, alive, signal, sink)
-        })
+        Self::start(Job::Stream, request, sink)
     }
 
     /// Starts polling `request`, waiting `interval` between two answers.
+    #[cfg(feature = "polling")]
     pub(crate) fn poll(request: HttpRequest, interval: Duration, sink: Sink) -> Self {
-        Self::start(sink, move |alive, signal, sink| {
-            poll(request, interval, alive, signal, sink)
-        })
+        Self::start(Job::Poll(interval), request, sink)
     }
 
-    fn start<F, Fut>(sink: Sink, run: F) -> Self
-    where
-        F: FnOnce(Rc<Cell<bool>>, Option<AbortSignal>, Sink) -> Fut,
-        Fut: std::future::Future<Output = ()> + 'static,
-    {
+    fn start(job: Job, request: HttpRequest, sink: Sink) -> Self {
         let alive = Rc::new(Cell::new(true));
         let controller = AbortController::new().ok();
         let signal = controller.as_ref().map(AbortController::signal);
         diagnostics::opened_transport();
-        diagnostics::spawn(run(alive.clone(), signal, sink));
+        diagnostics::spawn(run(job, request, alive.clone(), signal, sink));
         Self { alive, controller }
     }
 }
@@ -71,71 +85,120 @@ impl Drop for HttpTransport {
     }
 }
 
-/// Sends `request` to `url`, with the stream's headers.
+/// Why did the stream fail? The browser's `EventSource` does not say (an HTTP error, a wrong
+/// content type and a server that is down all look alike), so after it gives up the library asks
+/// the server once, with `fetch`, reads the status, the content type and the start of an error's
+/// body, and reports what kind of failure that is.
+pub(crate) fn probe(url: String, with_credentials: bool, report: impl FnOnce(Failure) + 'static) {
+    let Ok(controller) = AbortController::new() else {
+        return report(Failure::Network);
+    };
+    let request = HttpRequest {
+        url,
+        options: RequestOptions::default(),
+        with_credentials,
+        last_event_id: None,
+        id_param: None,
+        max_event_size: 0,
+    };
+    let report = RefCell::new(Some(report));
+    let sink: Sink = Rc::new(move |event| {
+        if let (TransportEvent::Failed(failure), Some(report)) = (event, report.take()) {
+            report(failure);
+        }
+    });
+    let signal = Some(controller.signal());
+    diagnostics::spawn(run(
+        Job::Probe(controller),
+        request,
+        Rc::new(Cell::new(true)),
+        signal,
+        sink,
+    ));
+}
+
+/// Whether `method` is an HTTP method (a token, as RFC 9110 defines it).
+fn is_method(method: &str) -> bool {
+    !method.is_empty()
+        && method
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Sends `request`, resuming after `last_event_id`, with the stream's headers.
 async fn send(
     request: &HttpRequest,
-    url: &str,
+    last_event_id: Option<&str>,
     signal: Option<&AbortSignal>,
 ) -> Result<Response, Failure> {
-    let credentials = if request.with_credentials {
-        RequestCredentials::Include
-    } else {
-        RequestCredentials::SameOrigin
+    let method = request.options.method();
+    if !is_method(method) {
+        return Err(Failure::InvalidRequest(format!(
+            "\"{method}\" is not an HTTP method"
+        )));
+    }
+    let url = match (&request.id_param, last_event_id) {
+        (Some(param), Some(id)) => {
+            crate::sans_io::resume::url_with_last_event_id(&request.url, param, id)
+        }
+        _ => request.url.clone(),
     };
-    let method = Method::from_bytes(request.options.method().as_bytes()).map_err(|_| {
-        Failure::InvalidRequest(format!(
-            "{:?} is not an HTTP method",
-            request.options.method()
-        ))
-    })?;
-    let url = match (&request.id_param, &request.last_event_id) {
-        (Some(param), Some(id)) => crate::sans_io::resume::url_with_last_event_id(url, param, id),
-        _ => url.to_owned(),
-    };
-    // Set here rather than through gloo, which throws (killing this task) on a header the
-    // browser rejects: a computed value with a line break, say.
-    let headers = web_sys::Headers::new().map_err(|error| invalid("headers", &error))?;
+    // A header the browser rejects (a computed value with a line break, say) is the app's
+    // mistake: reported as such, never thrown.
+    let headers = Headers::new().map_err(|error| invalid("headers", &error))?;
     let set = |name: &str, value: &str| {
         headers
             .set(name, value)
-            .map_err(|error| invalid(&format!("the header {name:?}"), &error))
+            .map_err(|error| invalid(&format!("the header \"{name}\""), &error))
     };
     set("Accept", tidings_wire::CONTENT_TYPE)?;
     for (name, value) in request.options.headers().await {
         set(&name, &value)?;
     }
-    if let Some(id) = &request.last_event_id {
+    if let Some(id) = last_event_id {
         set(tidings_wire::LAST_EVENT_ID_HEADER, id)?;
     }
-    let builder = Request::get(&url)
-        .method(method)
-        .headers(gloo_net::http::Headers::from_raw(headers))
-        .credentials(credentials)
-        .abort_signal(signal);
-    let request = match &request.options.body {
-        Some(body) => builder.body(body.clone()),
-        None => builder.build(),
-    };
-    let request = request.map_err(|error| Failure::InvalidRequest(error.to_string()))?;
+    let init = RequestInit::new();
+    init.set_method(method);
+    init.set_headers(&headers);
+    init.set_credentials(if request.with_credentials {
+        RequestCredentials::Include
+    } else {
+        RequestCredentials::SameOrigin
+    });
+    init.set_signal(signal);
+    if let Some(body) = &request.options.body {
+        init.set_body(&JsValue::from_str(body));
+    }
+    let request = Request::new_with_str_and_init(&url, &init)
+        .map_err(|error| invalid("the request", &error))?;
     // A failed fetch is a network error (or a CORS refusal, which the browser does not tell apart).
-    request.send().await.map_err(|_| Failure::Network)
+    let response = JsFuture::from(fetch_with_request(&request))
+        .await
+        .map_err(|_| Failure::Network)?;
+    Ok(response.unchecked_into())
 }
 
 /// A request the browser refused to build: the app's mistake, which retrying cannot fix.
-fn invalid(what: &str, error: &wasm_bindgen::JsValue) -> Failure {
+fn invalid(what: &str, error: &JsValue) -> Failure {
     Failure::InvalidRequest(format!(
         "{what}: {}",
         super::event_source::describe_js_error(error)
     ))
 }
 
+/// A header of `response`, or `None`.
+fn header(response: &Response, name: &str) -> Option<String> {
+    response.headers().get(name).ok().flatten()
+}
+
 /// Fails unless `response` is an event stream, reading the start of its body for the failure.
 async fn check(response: &Response) -> Result<(), Failure> {
-    let content_type = response.headers().get("content-type").unwrap_or_default();
+    let content_type = header(response, "content-type").unwrap_or_default();
     match classify(response.status(), &content_type, None, String::new()) {
         // An error status: read why (its Retry-After and the start of its body).
         Err(Failure::Status { status, .. }) => {
-            let retry_after = response.headers().get("retry-after");
+            let retry_after = header(response, "retry-after");
             classify(
                 status,
                 &content_type,
@@ -156,7 +219,12 @@ async fn excerpt(response: &Response) -> String {
     })
     .await;
     bytes.truncate(EXCERPT);
-    String::from_utf8_lossy(&bytes).trim().to_owned()
+    // The excerpt ends where valid UTF-8 does (the cut may fall inside a character).
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(text) => text,
+        Err(error) => std::str::from_utf8(&bytes[..error.valid_up_to()]).unwrap_or_default(),
+    };
+    text.trim().to_owned()
 }
 
 /// A body that stopped before its end: the connection dropped, or the transport was dropped
@@ -260,37 +328,22 @@ fn report(alive: &Cell<bool>, sink: &Sink, event: TransportEvent<'_>) {
     }
 }
 
-/// Sends `request` to `url` and checks that the answer is an event stream.
+/// Sends `request` and checks that the answer is an event stream.
 async fn connect(
     request: &HttpRequest,
-    url: &str,
+    last_event_id: Option<&str>,
     signal: Option<&AbortSignal>,
 ) -> Result<Response, Failure> {
-    let response = send(request, url, signal).await?;
+    let response = send(request, last_event_id, signal).await?;
     check(&response).await?;
     Ok(response)
 }
 
-async fn stream(
+/// The task of one transport (or probe): sends `request`, and reads what `job` asks of it.
+#[cfg_attr(not(feature = "polling"), allow(clippy::never_loop))]
+async fn run(
+    job: Job,
     request: HttpRequest,
-    alive: Rc<Cell<bool>>,
-    signal: Option<AbortSignal>,
-    sink: Sink,
-) {
-    let response = match connect(&request, &request.url, signal.as_ref()).await {
-        Ok(response) => response,
-        Err(failure) => return report(&alive, &sink, TransportEvent::Failed(failure)),
-    };
-    report(&alive, &sink, TransportEvent::Open);
-    let mut reader = Reader::new(request.last_event_id.as_deref(), request.max_event_size);
-    let _ = reader.follow(&response, &alive, &sink).await;
-    // The stream ended (or broke): the server may come back; the machine decides when.
-    report(&alive, &sink, TransportEvent::Failed(Failure::Network));
-}
-
-async fn poll(
-    request: HttpRequest,
-    interval: Duration,
     alive: Rc<Cell<bool>>,
     signal: Option<AbortSignal>,
     sink: Sink,
@@ -298,27 +351,38 @@ async fn poll(
     let mut reader = Reader::new(request.last_event_id.as_deref(), request.max_event_size);
     let mut opened = false;
     while alive.get() {
-        let this_poll = HttpRequest {
-            last_event_id: Some(reader.parser.last_event_id().to_owned())
-                .filter(|id| !id.is_empty()),
-            ..request.clone()
+        // Each poll resumes after the answers before it; the first request, as asked.
+        let last_event_id =
+            Some(reader.parser.last_event_id().to_owned()).filter(|id| !id.is_empty());
+        let connected = connect(&request, last_event_id.as_deref(), signal.as_ref()).await;
+        let response = match (&job, connected) {
+            (Job::Probe(controller), connected) => {
+                // Only the head was wanted: stop the body (an event stream would never end).
+                controller.abort();
+                // A stream that opens now failed only in passing.
+                let failure = connected.err().unwrap_or(Failure::Network);
+                return report(&alive, &sink, TransportEvent::Failed(failure));
+            }
+            (_, Err(failure)) => return report(&alive, &sink, TransportEvent::Failed(failure)),
+            (_, Ok(response)) => response,
         };
-        let response = match connect(&this_poll, &request.url, signal.as_ref()).await {
-            Ok(response) => response,
-            Err(failure) => return report(&alive, &sink, TransportEvent::Failed(failure)),
-        };
-        if !opened {
-            opened = true;
+        if !std::mem::replace(&mut opened, true) {
             report(&alive, &sink, TransportEvent::Open);
         }
-        if reader.follow(&response, &alive, &sink).await.is_err() {
-            return report(&alive, &sink, TransportEvent::Failed(Failure::Network));
-        }
-        // Each answer is a whole stream: a half event at its end is dropped, as the standard says.
-        reader.parser.end_of_stream();
-        let wait = reader.retry.map_or(interval, |retry| retry.max(interval));
-        if !wait.is_zero() {
-            gloo_timers::future::sleep(wait).await;
+        let ended = reader.follow(&response, &alive, &sink).await;
+        match (&job, ended) {
+            #[cfg(feature = "polling")]
+            (Job::Poll(interval), Ok(())) => {
+                // Each answer is a whole stream: a half event at its end is dropped, as the
+                // standard says.
+                reader.parser.end_of_stream();
+                let wait = reader.retry.map_or(*interval, |retry| retry.max(*interval));
+                if !wait.is_zero() {
+                    gloo_timers::future::sleep(wait).await;
+                }
+            }
+            // The stream ended (or broke): the server may come back; the machine decides when.
+            _ => return report(&alive, &sink, TransportEvent::Failed(Failure::Network)),
         }
     }
 }

@@ -4,9 +4,8 @@
 
 pub(crate) mod event_source;
 pub(crate) mod http;
-mod probe;
 
-pub(crate) use probe::probe;
+pub(crate) use http::probe;
 
 use crate::options::RequestOptions;
 use crate::sans_io::failure::Failure;

@@ -57,7 +57,8 @@ pub trait TypedEvent: Serialize + DeserializeOwned {
     ///
     /// [`EncodeError`] if the value cannot be serialised.
     fn encode(&self) -> Result<String, EncodeError> {
-        serde_json::to_string(self).map_err(|error| CodecError::encode(Self::NAME, error))
+        serde_json::to_string(self)
+            .map_err(|error| CodecError::json(Self::NAME, Direction::Encode, error))
     }
 
     /// Decodes the event's data.
@@ -67,7 +68,8 @@ pub trait TypedEvent: Serialize + DeserializeOwned {
     /// [`DecodeError`] if the data is not a valid encoding of the type, as when a server sends
     /// a newer or older version of it.
     fn decode(data: &str) -> Result<Self, DecodeError> {
-        serde_json::from_str(data).map_err(|error| CodecError::decode(Self::NAME, error))
+        serde_json::from_str(data)
+            .map_err(|error| CodecError::json(Self::NAME, Direction::Decode, error))
     }
 
     /// The value as a [`Frame`] with its event type and data, to which an `id` can be added.
@@ -88,13 +90,39 @@ pub trait TypedEvent: Serialize + DeserializeOwned {
 /// A typed event could not be encoded (serialised for sending) or decoded (its data read as
 /// its Rust type). One type for both directions, named for each where it is returned:
 /// [`EncodeError`] and [`DecodeError`].
-#[derive(Debug, thiserror::Error)]
-#[error("could not {direction} a `{event}` event: {source}")]
+#[derive(Debug)]
 pub struct CodecError {
     event: &'static str,
     direction: Direction,
-    #[source]
-    source: Box<dyn std::error::Error + Send + Sync>,
+    cause: Cause,
+}
+
+/// What a [`CodecError`] was caused by. JSON's errors are kept as they are rather than boxed as
+/// `dyn Error`: a trait object's vtable would link serde_json's whole error formatting into
+/// every page, even one that never shows an error.
+#[derive(Debug)]
+enum Cause {
+    Json(serde_json::Error),
+    Other(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl fmt::Display for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "could not {} a `{}` event: ", self.direction, self.event)?;
+        match &self.cause {
+            Cause::Json(error) => fmt::Display::fmt(error, f),
+            Cause::Other(error) => fmt::Display::fmt(error, f),
+        }
+    }
+}
+
+impl std::error::Error for CodecError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(match &self.cause {
+            Cause::Json(error) => error,
+            Cause::Other(error) => error.as_ref(),
+        })
+    }
 }
 
 /// A typed event could not be encoded: see [`CodecError`].
@@ -122,6 +150,15 @@ impl fmt::Display for Direction {
 }
 
 impl CodecError {
+    /// A JSON error of the default encoding.
+    fn json(event: &'static str, direction: Direction, error: serde_json::Error) -> Self {
+        Self {
+            event,
+            direction,
+            cause: Cause::Json(error),
+        }
+    }
+
     /// An error encoding an event of type `event`, caused by `source`.
     pub fn encode(
         event: &'static str,
@@ -130,7 +167,7 @@ impl CodecError {
         Self {
             event,
             direction: Direction::Encode,
-            source: source.into(),
+            cause: Cause::Other(source.into()),
         }
     }
 
@@ -142,7 +179,7 @@ impl CodecError {
         Self {
             event,
             direction: Direction::Decode,
-            source: source.into(),
+            cause: Cause::Other(source.into()),
         }
     }
 

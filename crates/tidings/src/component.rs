@@ -32,28 +32,32 @@ pub fn ConnectionBadge(
     sse: Sse,
 ) -> impl IntoView {
     let state = sse.state();
-    // A clock for the countdown, ticking only while a reconnection is scheduled.
-    let now = RwSignal::new(crate::browser::clock::now_millis());
+    // The countdown's clock: a tick four times a second, only while a reconnection is
+    // scheduled (a trigger carries no value: the text reads the time itself).
+    let tick = Trigger::new();
     Effect::new(move |_| {
-        if let ConnectionState::Reconnecting { .. } = state.get() {
+        if state.with(|state| matches!(state, ConnectionState::Reconnecting { .. })) {
             let ticking = set_interval_with_handle(
-                move || now.set(crate::browser::clock::now_millis()),
+                move || tick.notify(),
                 std::time::Duration::from_millis(250),
             );
-            now.set(crate::browser::clock::now_millis());
             if let Ok(handle) = ticking {
                 on_cleanup(move || handle.clear());
             }
         }
     });
-    let text = move || match state.get() {
-        ConnectionState::Reconnecting { at, reason, .. } => {
-            // Whole seconds by a saturating cast: integer formatting costs the page far less
-            // than a float's.
-            let seconds = ((at.0 - now.get()) / 1000.0).ceil() as u64;
-            format!("reconnecting in {seconds} s ({reason})")
-        }
-        other => other.to_string(),
+    let text = move || {
+        state.with(|state| match state {
+            ConnectionState::Reconnecting { at, reason, .. } => {
+                tick.track();
+                // Whole seconds by a saturating cast: integer formatting costs the page far
+                // less than a float's.
+                let left = at.0 - crate::browser::clock::now_millis();
+                let seconds = (left / 1000.0).ceil() as u64;
+                format!("reconnecting in {seconds} s ({reason})")
+            }
+            other => other.to_string(),
+        })
     };
     let cannot_retry = move || {
         !state.with(|state| {

@@ -243,9 +243,12 @@ const WASM_FEATURES: [&str; 6] = [
     "--enable-sign-ext",
 ];
 
-/// Builds `demo/minimal` five ways (a counter; plus a serde_json-decoded value; plus a typed
-/// stream and its state through tidings, through leptos-use's `use_event_source`, and through a
-/// hand-written web-sys wrapper) as a page would ship it, and prints the sizes side by side.
+/// Builds `demo/minimal` seven ways (a counter; plus a serde_json-decoded value; plus a typed
+/// stream and its state through tidings with its default features, with its badge, and with
+/// every transport; through leptos-use's `use_event_source`; and through a hand-written web-sys
+/// wrapper) as a page would ship it, and prints the sizes side by side: the wasm after
+/// `wasm-opt -Oz`, and what a browser downloads, the wasm and wasm-bindgen's JavaScript glue,
+/// each gzipped.
 fn size(root: &Path) -> Result<(), String> {
     crate::setup::run()?;
     let wasm_bindgen = process::find_tool("wasm-bindgen")
@@ -255,14 +258,22 @@ fn size(root: &Path) -> Result<(), String> {
         ("Leptos counter", ""),
         ("+ a serde_json-decoded type", "serde"),
         (
-            "+ tidings: use_sse, latest::<T>, ConnectionBadge",
+            "+ tidings (default features): `use_sse`, `latest::<T>`, its state",
             "tidings",
         ),
+        ("+ tidings, the state in `ConnectionBadge`", "tidings-badge"),
         (
-            "+ leptos-use: use_event_source::<T, JsonSerdeCodec>, its state",
+            "+ tidings, `ConnectionBadge`, feature `polling` (every transport)",
+            "tidings-polling",
+        ),
+        (
+            "+ leptos-use: `use_event_source::<T, JsonSerdeCodec>`, its state",
             "leptos-use",
         ),
-        ("+ a hand-written web-sys EventSource, serde_json", "websys"),
+        (
+            "+ a hand-written web-sys `EventSource`, `serde_json`",
+            "websys",
+        ),
     ];
     let mut rows = Vec::new();
     for (name, features) in variants {
@@ -306,27 +317,27 @@ fn size(root: &Path) -> Result<(), String> {
         )?;
         let bytes =
             std::fs::read(&optimized).map_err(|e| format!("{}: {e}", optimized.display()))?;
-        let gzipped = gzip_len(&optimized)?;
-        rows.push((name, bytes.len(), gzipped));
+        let shipped = gzip_len(&optimized)? + gzip_len(&out.join("demo-minimal.js"))?;
+        rows.push((name, features, bytes.len(), shipped));
     }
     let kib = |bytes: usize| bytes as f64 / 1024.0;
     println!(
-        "| build | wasm-opt -Oz KiB | gzip -9 KiB | gzip, over the counter | gzip, over serde_json |"
+        "| build | wasm, `wasm-opt -Oz` | shipped: wasm + JS, each gzipped | over the counter | over `serde_json` |"
     );
     println!("| --- | ---: | ---: | ---: | ---: |");
-    let (base, typed) = (rows[0].2, rows[1].2);
-    for (n, (name, raw, gzipped)) in rows.iter().enumerate() {
+    let (base, typed) = (rows[0].3, rows[1].3);
+    for (name, features, raw, shipped) in &rows {
         // The stream builds decode JSON too: what they add beyond a typed app is the cost.
-        let over_serde = if n >= 2 {
-            format!("{:+.1}", kib(*gzipped) - kib(typed))
-        } else {
+        let over_serde = if features.is_empty() || *features == "serde" {
             String::new()
+        } else {
+            format!("**{:+.1} KiB**", kib(*shipped) - kib(typed))
         };
         println!(
-            "| {name} | {:.1} | {:.1} | {:+.1} | {over_serde} |",
+            "| {name} | {:.1} KiB | {:.1} KiB | {:+.1} KiB | {over_serde} |",
             kib(*raw),
-            kib(*gzipped),
-            kib(*gzipped) - kib(base)
+            kib(*shipped),
+            kib(*shipped) - kib(base)
         );
     }
     Ok(())

@@ -31,7 +31,7 @@ const FUZZ_SECONDS: u32 = 30;
 /// workspace, features unify across crates (the tests turn on `redis`), which hid dead code.
 const FEATURE_SETS: [(&str, &[&str]); 3] = [
     ("tidings-wire", &["", "json"]),
-    ("tidings", &["", "ssr"]),
+    ("tidings", &["", "ssr", "polling"]),
     ("tidings-axum", &["", "testing", "redis", "redis,testing"]),
 ];
 
@@ -126,7 +126,9 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
             ],
         )?;
         // The size benchmark's app, in each of its builds.
-        for features in ["", "serde", "tidings"] {
+        // (`tidings` lints tidings itself for the browser with its default features, without
+        // polling; `tidings-polling` with it.)
+        for features in ["", "serde", "tidings", "tidings-polling"] {
             clippy(
                 &root,
                 "clippy (wasm32, demo-minimal)",
@@ -161,7 +163,16 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
             cargo()
                 .current_dir(&root)
                 .env("RUSTDOCFLAGS", "-D warnings")
-                .args(["doc", "--no-deps", "-p", "tidings-wire", "-p", "tidings"]),
+                .args([
+                    "doc",
+                    "--no-deps",
+                    "-p",
+                    "tidings-wire",
+                    "-p",
+                    "tidings",
+                    "--features",
+                    "tidings/polling",
+                ]),
         )?;
         // As docs.rs builds it: every optional part documented.
         process::run(

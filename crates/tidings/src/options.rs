@@ -29,15 +29,6 @@ impl RequestOptions {
         self.method.as_deref().unwrap_or("GET")
     }
 
-    /// The static headers, then the computed ones.
-    pub(crate) async fn headers(&self) -> Vec<(String, String)> {
-        let mut headers = self.headers.clone();
-        if let Some(compute) = &self.header_fn {
-            headers.extend(compute().await);
-        }
-        headers
-    }
-
     /// Whether anything here needs `fetch` (an `EventSource` can send none of it).
     pub(crate) fn needs_fetch(&self) -> bool {
         self.method.is_some()
@@ -313,9 +304,9 @@ impl SseOptions {
     /// With the fetch and polling transports this also bounds memory: the event is never
     /// buffered, nor is a line that never ends. The browser's `EventSource` buffers an event
     /// before the page sees it, so with that transport the limit only keeps it from the
-    /// subscribers.
+    /// subscribers. At least one byte (0 counts as 1).
     pub fn max_event_size(mut self, bytes: usize) -> Self {
-        self.max_event_size = bytes;
+        self.max_event_size = bytes.max(1);
         self
     }
 

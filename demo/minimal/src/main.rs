@@ -1,8 +1,9 @@
 //! A minimal Leptos app for the size benchmark (`cargo xtask bench size`): a counter, and
 //! with feature `serde` a typed value decoded from JSON, or with feature `tidings` a typed live
-//! stream with its connection badge; `leptos-use` and `websys` show the same stream and its
-//! state through leptos-use's `use_event_source` and through a hand-written `EventSource`
-//! wrapper. The difference between the builds is what each costs.
+//! stream and its state (`tidings-badge`: shown by its `ConnectionBadge`; `tidings-polling`:
+//! with every transport); `leptos-use` and `websys` show the same stream and its state through
+//! leptos-use's `use_event_source` and through a hand-written `EventSource` wrapper. The
+//! difference between the builds is what each costs.
 
 use leptos::prelude::*;
 
@@ -51,9 +52,24 @@ fn Typed() -> impl IntoView {
     let sse = tidings::use_sse("/api/ticker");
     let tick = sse.latest::<Tick>();
     view! {
-        <tidings::ConnectionBadge sse=sse />
+        <State sse=sse />
         <p>{move || tick.get().map(|t| format!("{} {:.2}", t.symbol, t.price))}</p>
     }
+}
+
+/// The state, as a word (what leptos-use's build shows of its own).
+#[cfg(all(feature = "tidings", not(feature = "tidings-badge")))]
+#[component]
+fn State(sse: tidings::Sse) -> impl IntoView {
+    let state = sse.state();
+    view! { <span>{move || state.with(tidings::ConnectionState::label)}</span> }
+}
+
+/// The state, in tidings' badge.
+#[cfg(feature = "tidings-badge")]
+#[component]
+fn State(sse: tidings::Sse) -> impl IntoView {
+    view! { <tidings::ConnectionBadge sse=sse /> }
 }
 
 /// The typed part of the `leptos-use` build: the same, through `use_event_source`.

@@ -143,9 +143,10 @@ async fn no_content_means_stop() {
 async fn forbidden_fails_without_retrying() {
     fails_for_good(
         ("fail", r#"{"count":1000,"status":403}"#.to_owned()),
+        // The probe that explains the EventSource's failure reads the start of the body too.
         FailReason::Unauthorized {
             status: 403,
-            body: String::new(),
+            body: "injected failure".into(),
         },
         "fail_next",
     )
@@ -167,7 +168,7 @@ async fn unauthorized_fails() {
                     == ConnectionState::Failed {
                         reason: FailReason::Unauthorized {
                             status: 401,
-                            body: String::new(),
+                            body: "sign in first (POST /api/session)".into(),
                         },
                     })
                 .then_some(())

@@ -99,7 +99,8 @@ pub(crate) fn probe(url: String, with_credentials: bool, report: impl FnOnce(Fai
         with_credentials,
         last_event_id: None,
         id_param: None,
-        max_event_size: 0,
+        // Unused: the probe reads no events.
+        max_event_size: tidings_wire::DEFAULT_MAX_EVENT_SIZE,
     };
     let report = RefCell::new(Some(report));
     let sink: Sink = Rc::new(move |event| {
@@ -125,12 +126,14 @@ fn is_method(method: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-/// Sends `request`, resuming after `last_event_id`, with the stream's headers.
-async fn send(
+/// The request to send: `request`, resuming after `last_event_id`, with the stream's headers
+/// and `extra`, the computed ones. Built without waiting, so that the task's future stays small.
+fn build(
     request: &HttpRequest,
+    extra: &[(String, String)],
     last_event_id: Option<&str>,
     signal: Option<&AbortSignal>,
-) -> Result<Response, Failure> {
+) -> Result<Request, Failure> {
     let method = request.options.method();
     if !is_method(method) {
         return Err(Failure::InvalidRequest(format!(
@@ -152,8 +155,8 @@ async fn send(
             .map_err(|error| invalid(&format!("the header \"{name}\""), &error))
     };
     set("Accept", tidings_wire::CONTENT_TYPE)?;
-    for (name, value) in request.options.headers().await {
-        set(&name, &value)?;
+    for (name, value) in request.options.headers.iter().chain(extra) {
+        set(name, value)?;
     }
     if let Some(id) = last_event_id {
         set(tidings_wire::LAST_EVENT_ID_HEADER, id)?;
@@ -170,13 +173,7 @@ async fn send(
     if let Some(body) = &request.options.body {
         init.set_body(&JsValue::from_str(body));
     }
-    let request = Request::new_with_str_and_init(&url, &init)
-        .map_err(|error| invalid("the request", &error))?;
-    // A failed fetch is a network error (or a CORS refusal, which the browser does not tell apart).
-    let response = JsFuture::from(fetch_with_request(&request))
-        .await
-        .map_err(|_| Failure::Network)?;
-    Ok(response.unchecked_into())
+    Request::new_with_str_and_init(&url, &init).map_err(|error| invalid("the request", &error))
 }
 
 /// A request the browser refused to build: the app's mistake, which retrying cannot fix.
@@ -192,35 +189,23 @@ fn header(response: &Response, name: &str) -> Option<String> {
     response.headers().get(name).ok().flatten()
 }
 
-/// Fails unless `response` is an event stream, reading the start of its body for the failure.
-async fn check(response: &Response) -> Result<(), Failure> {
+/// Whether `response` is an event stream, by its head; an error status comes back with its
+/// `Retry-After`, and the caller reads the start of its body.
+fn check(response: &Response) -> Result<(), Failure> {
     let content_type = header(response, "content-type").unwrap_or_default();
-    match classify(response.status(), &content_type, None, String::new()) {
-        // An error status: read why (its Retry-After and the start of its body).
-        Err(Failure::Status { status, .. }) => {
-            let retry_after = header(response, "retry-after");
-            classify(
-                status,
-                &content_type,
-                retry_after.as_deref(),
-                excerpt(response).await,
-            )
-        }
-        other => other,
-    }
+    let retry_after = header(response, "retry-after");
+    classify(
+        response.status(),
+        &content_type,
+        retry_after.as_deref(),
+        String::new(),
+    )
 }
 
-/// The start of a body, as text.
-async fn excerpt(response: &Response) -> String {
-    let mut bytes = Vec::new();
-    let _ = read(response, |chunk| {
-        bytes.extend_from_slice(chunk);
-        bytes.len() < EXCERPT
-    })
-    .await;
-    bytes.truncate(EXCERPT);
-    // The excerpt ends where valid UTF-8 does (the cut may fall inside a character).
-    let text = match std::str::from_utf8(&bytes) {
+/// `bytes` as text: up to where valid UTF-8 ends (a cut may fall inside a character), trimmed.
+fn excerpt(bytes: &[u8]) -> String {
+    let bytes = &bytes[..bytes.len().min(EXCERPT)];
+    let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(error) => std::str::from_utf8(&bytes[..error.valid_up_to()]).unwrap_or_default(),
     };
@@ -232,8 +217,9 @@ async fn excerpt(response: &Response) -> String {
 #[derive(Debug)]
 struct Broken;
 
-/// Reads `response`'s body chunk by chunk until it ends or `on_chunk` says stop.
-async fn read(response: &Response, mut on_chunk: impl FnMut(&[u8]) -> bool) -> Result<(), Broken> {
+/// Reads `response`'s body chunk by chunk until it ends or `on_chunk` says stop. (Not generic:
+/// one read loop in the page for the stream and for error bodies.)
+async fn read(response: &Response, on_chunk: &mut dyn FnMut(&[u8]) -> bool) -> Result<(), Broken> {
     let Some(body) = response.body() else {
         return Ok(());
     };
@@ -311,7 +297,7 @@ impl Reader {
         alive: &Cell<bool>,
         sink: &Sink,
     ) -> Result<(), Broken> {
-        read(response, |chunk| {
+        read(response, &mut |chunk| {
             if alive.get() {
                 deliver(&mut self.parser, chunk, &mut self.retry, sink);
             }
@@ -328,15 +314,40 @@ fn report(alive: &Cell<bool>, sink: &Sink, event: TransportEvent<'_>) {
     }
 }
 
-/// Sends `request` and checks that the answer is an event stream.
+/// Sends `request` (with the computed headers `extra`) and checks that the answer is an event
+/// stream; for an error status, reads the start of its body into the failure.
 async fn connect(
     request: &HttpRequest,
+    extra: &[(String, String)],
     last_event_id: Option<&str>,
     signal: Option<&AbortSignal>,
 ) -> Result<Response, Failure> {
-    let response = send(request, last_event_id, signal).await?;
-    check(&response).await?;
-    Ok(response)
+    let request = build(request, extra, last_event_id, signal)?;
+    // A failed fetch is a network error (or a CORS refusal, which the browser does not tell apart).
+    let response: Response = JsFuture::from(fetch_with_request(&request))
+        .await
+        .map_err(|_| Failure::Network)?
+        .unchecked_into();
+    match check(&response) {
+        Err(Failure::Status {
+            status,
+            retry_after,
+            ..
+        }) => {
+            let mut bytes = Vec::new();
+            let _ = read(&response, &mut |chunk| {
+                bytes.extend_from_slice(chunk);
+                bytes.len() < EXCERPT
+            })
+            .await;
+            Err(Failure::Status {
+                status,
+                retry_after,
+                body: excerpt(&bytes),
+            })
+        }
+        checked => checked.map(|()| response),
+    }
 }
 
 /// The task of one transport (or probe): sends `request`, and reads what `job` asks of it.
@@ -351,10 +362,15 @@ async fn run(
     let mut reader = Reader::new(request.last_event_id.as_deref(), request.max_event_size);
     let mut opened = false;
     while alive.get() {
+        // The computed headers, afresh for each request (a token may have changed).
+        let extra = match &request.options.header_fn {
+            Some(compute) => compute().await,
+            None => Vec::new(),
+        };
         // Each poll resumes after the answers before it; the first request, as asked.
         let last_event_id =
             Some(reader.parser.last_event_id().to_owned()).filter(|id| !id.is_empty());
-        let connected = connect(&request, last_event_id.as_deref(), signal.as_ref()).await;
+        let connected = connect(&request, &extra, last_event_id.as_deref(), signal.as_ref()).await;
         let response = match (&job, connected) {
             (Job::Probe(controller), connected) => {
                 // Only the head was wanted: stop the body (an event stream would never end).

@@ -8,6 +8,7 @@
 //!   Firefox, and the end-to-end test of the demo.
 //! - `cargo xtask bench ...`: the benchmarks.
 //! - `cargo xtask fuzz [seconds]`: fuzzes the parser.
+//! - `cargo xtask package`: packages the library crates and checks apps built on them.
 //!
 //! Run `cargo xtask help` for the options.
 
@@ -57,6 +58,8 @@ commands:
   bench scale [N]  the broadcast through Redis with 2 servers and N clients each (default
                    1000), next to one in-memory server with 2N clients
   fuzz [SECONDS]   fuzz each parser target for SECONDS (default 600)
+  package          package the library crates (cargo package) and check a browser app
+                   (pinned to the oldest wasm-bindgen) and a server on them (a step of `test`)
   help             this text
 ";
 
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
             },
             _ => Err("`cargo xtask fuzz [seconds]`".into()),
         }),
+        "package" if options.is_empty() => test::packaged_apps(&root()),
         "help" | "--help" | "-h" => {
             print!("{HELP}");
             Ok(())

@@ -191,8 +191,8 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
         )
     })?;
     steps.run(
-        "package the crates; an app on them and the oldest wasm-bindgen",
-        || other_wasm_bindgen(&root),
+        "package the crates; a browser app (oldest wasm-bindgen) and a server on them",
+        || packaged_apps(&root),
     )?;
     steps.run("native tests", || {
         process::run("native tests", cargo().current_dir(&root).arg("test"))?;
@@ -226,13 +226,16 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
     steps.run("fuzz the parser (short)", || fuzz(&root, FUZZ_SECONDS))?;
     steps.run("build demo server and app", || {
         process::build_demo_server()?;
+        // A debug build: it shares its dependencies with the browser tests' build, where a
+        // release build (LTO, size-optimised) cost CI minutes for nothing the end-to-end
+        // tests check. The release build's size is `cargo xtask bench size`'s business.
         process::run(
-            "trunk build --release",
+            "trunk build",
             Command::new("trunk")
                 .current_dir(&root)
                 .env("PATH", tool_path())
                 .env("TRUNK_SKIP_VERSION_CHECK", "true")
-                .args(["build", "--release"]),
+                .arg("build"),
         )
     })?;
     steps.run("browser tests (Chromium, Firefox)", || browser_tests(&root))?;
@@ -553,12 +556,15 @@ const WASM_BINDGEN_FLOOR: &str = "0.2.114";
 /// The library crates, in the order they depend on each other.
 const LIBRARY_CRATES: [&str; 3] = ["tidings-wire", "tidings", "tidings-axum"];
 
-/// Packages the library crates as `cargo publish` would (`cargo package`), then builds a
-/// scratch app outside the workspace on the packaged client crates (so a file missing from a
-/// package fails here), pinned to wasm-bindgen [`WASM_BINDGEN_FLOOR`] and resolved afresh (its
-/// own lockfile), as an app would: an exact pin in the library once made every other version
-/// unresolvable.
-fn other_wasm_bindgen(root: &Path) -> Result<(), String> {
+/// Packages the library crates as `cargo publish` would (`cargo package`), then checks two
+/// scratch apps outside the workspace on the packaged crates (so a file missing from a package
+/// fails here), each resolved afresh (its own lockfile), as an app's would be:
+/// - a browser app on the client crates, pinned to wasm-bindgen [`WASM_BINDGEN_FLOOR`] (an exact
+///   pin in the library once made every other version unresolvable);
+/// - a server on `tidings-axum` with its `redis` feature.
+///
+/// They share the workspace's target directory: most of what they build is built already.
+pub(crate) fn packaged_apps(root: &Path) -> Result<(), String> {
     let mut package = cargo();
     package
         .current_dir(root)
@@ -567,10 +573,9 @@ fn other_wasm_bindgen(root: &Path) -> Result<(), String> {
         package.args(["-p", krate]);
     }
     process::run("cargo package", &mut package)?;
-    let app = root.join("target/wasm-bindgen-floor");
-    let packages = app.join("packages");
+    let scratch = root.join("target/scratch-apps");
+    let packages = scratch.join("packages");
     let _ = std::fs::remove_dir_all(&packages);
-    std::fs::create_dir_all(app.join("src")).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&packages).map_err(|e| e.to_string())?;
     let version = env!("CARGO_PKG_VERSION");
     for krate in LIBRARY_CRATES {
@@ -584,33 +589,54 @@ fn other_wasm_bindgen(root: &Path) -> Result<(), String> {
                 .arg(&packages),
         )?;
     }
-    let unpacked = |krate: &str| packages.join(format!("{krate}-{version}"));
-    let manifest = format!(
-        r#"[package]
-name = "wasm-bindgen-floor"
-version = "0.1.0"
-edition = "2024"
-publish = false
-
-[dependencies]
-tidings = "{version}"
+    let patch = LIBRARY_CRATES
+        .iter()
+        .map(|krate| {
+            let path = packages.join(format!("{krate}-{version}"));
+            format!("{krate} = {{ path = \"{}\" }}\n", path.display())
+        })
+        .collect::<String>();
+    let browser = scratch_app(
+        root,
+        &scratch.join("browser"),
+        &format!(
+            r#"tidings = "{version}"
 tidings-wire = "{version}"
 leptos = {{ version = "0.8", features = ["csr"] }}
 serde = {{ version = "1", features = ["derive"] }}
 wasm-bindgen = "={WASM_BINDGEN_FLOOR}"
+"#
+        ),
+        &patch,
+        BROWSER_APP,
+        Some("wasm32-unknown-unknown"),
+    )?;
+    let pinned = format!("name = \"wasm-bindgen\"\nversion = \"{WASM_BINDGEN_FLOOR}\"");
+    if !browser.contains(&pinned) {
+        return Err(format!(
+            "the scratch app did not build with wasm-bindgen {WASM_BINDGEN_FLOOR}"
+        ));
+    }
+    scratch_app(
+        root,
+        &scratch.join("server"),
+        &format!(
+            r#"tidings-axum = {{ version = "{version}", features = ["redis"] }}
+tidings-wire = "{version}"
+axum = "0.8"
+tokio = {{ version = "1", features = ["macros", "net", "rt-multi-thread"] }}
+serde = {{ version = "1", features = ["derive"] }}
+"#
+        ),
+        &patch,
+        SERVER_APP,
+        None,
+    )?;
+    Ok(())
+}
 
-# The crates as packaged (cargo package), in place of crates.io.
-[patch.crates-io]
-tidings = {{ path = "{tidings}" }}
-tidings-wire = {{ path = "{wire}" }}
-
-# Not part of the tidings workspace: resolved as an app's would be.
-[workspace]
-"#,
-        tidings = unpacked("tidings").display(),
-        wire = unpacked("tidings-wire").display(),
-    );
-    let source = r#"use leptos::prelude::*;
+/// A page of a browser app on the packaged client crates.
+const BROWSER_APP: &str = r#"use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use tidings::{ConnectionBadge, use_sse};
 
@@ -633,24 +659,79 @@ pub fn Ticker() -> impl IntoView {
     }
 }
 "#;
-    std::fs::write(app.join("Cargo.toml"), manifest).map_err(|e| e.to_string())?;
-    std::fs::write(app.join("src/lib.rs"), source).map_err(|e| e.to_string())?;
+
+/// A server on the packaged `tidings-axum`: a channel in memory or in Redis, its routes, typed
+/// publishing.
+const SERVER_APP: &str = r#"use serde::{Deserialize, Serialize};
+use tidings_axum::redis::{RedisChannel, RedisConfig};
+use tidings_axum::{AnyChannel, Channel};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Tick {
+    pub price: f64,
+}
+
+impl tidings_wire::TypedEvent for Tick {
+    const NAME: &'static str = "tick";
+}
+
+pub async fn serve(redis: Option<&str>) -> Result<(), Box<dyn std::error::Error>> {
+    let ticker: AnyChannel = match redis {
+        Some(url) => RedisChannel::open(RedisConfig::new(url, "ticker"))?.into(),
+        None => Channel::new().into(),
+    };
+    let app = ticker.routes("/api/ticker");
+    ticker.publish(&Tick { price: 101.5 }).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+"#;
+
+/// Writes a library crate at `dir` with `dependencies`, the packaged crates patched in, and
+/// `source` as its `lib.rs`; resolves it afresh and checks it (for `target`, if given). Returns
+/// its lockfile.
+fn scratch_app(
+    root: &Path,
+    dir: &Path,
+    dependencies: &str,
+    patch: &str,
+    source: &str,
+    target: Option<&str>,
+) -> Result<String, String> {
+    let name = dir
+        .file_name()
+        .and_then(|name| name.to_str())
+        .unwrap_or("scratch");
+    std::fs::create_dir_all(dir.join("src")).map_err(|e| e.to_string())?;
+    let manifest = format!(
+        r#"[package]
+name = "scratch-{name}"
+version = "0.1.0"
+edition = "2024"
+publish = false
+
+[dependencies]
+{dependencies}
+# The crates as packaged (cargo package), in place of crates.io.
+[patch.crates-io]
+{patch}
+# Not part of the tidings workspace: resolved as an app's would be.
+[workspace]
+"#
+    );
+    std::fs::write(dir.join("Cargo.toml"), manifest).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("src/lib.rs"), source).map_err(|e| e.to_string())?;
     // Resolved afresh each time, as a new app's would be.
-    let _ = std::fs::remove_file(app.join("Cargo.lock"));
-    process::run(
-        "cargo check (wasm-bindgen floor app)",
-        cargo()
-            .current_dir(&app)
-            .env("CARGO_TARGET_DIR", app.join("target"))
-            .args(["check", "--target", "wasm32-unknown-unknown"]),
-    )?;
-    let lock = std::fs::read_to_string(app.join("Cargo.lock")).map_err(|e| e.to_string())?;
-    let pinned = format!("name = \"wasm-bindgen\"\nversion = \"{WASM_BINDGEN_FLOOR}\"");
-    if lock.contains(&pinned) {
-        Ok(())
-    } else {
-        Err(format!(
-            "the scratch app did not build with wasm-bindgen {WASM_BINDGEN_FLOOR}"
-        ))
+    let _ = std::fs::remove_file(dir.join("Cargo.lock"));
+    let mut check = cargo();
+    check
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", root.join("target"))
+        .arg("check");
+    if let Some(target) = target {
+        check.args(["--target", target]);
     }
+    process::run(&format!("cargo check (scratch {name} app)"), &mut check)?;
+    std::fs::read_to_string(dir.join("Cargo.lock")).map_err(|e| e.to_string())
 }

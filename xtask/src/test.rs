@@ -48,6 +48,8 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
     }
     let root = crate::root();
     std::fs::create_dir_all(root.join("target/xtask")).map_err(|e| e.to_string())?;
+    // A full run needs about 5 GiB; a machine short of it fails mid-build, so say so first.
+    println!("== test: {} free on the disk", free_disk(&root));
     let mut steps = Steps::default();
 
     steps.run("fmt", || {
@@ -513,11 +515,28 @@ impl Steps {
     }
 
     fn summary(&self) {
-        println!("\n== test: every step passed");
+        println!(
+            "\n== test: every step passed ({} free on the disk)",
+            free_disk(&crate::root())
+        );
         for (name, took) in &self.done {
             println!("  {name:<36} {:>7.1} s", took.as_secs_f64());
         }
     }
+}
+
+/// The space left on the disk that holds `dir`, as `df` reports it.
+fn free_disk(dir: &Path) -> String {
+    Command::new("df")
+        .args(["-h", "--output=avail"])
+        .arg(dir)
+        .output()
+        .ok()
+        .and_then(|out| {
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            text.lines().nth(1).map(|line| line.trim().to_owned())
+        })
+        .unwrap_or_else(|| "an unknown amount".to_owned())
 }
 
 /// Fuzzes the parser's targets (`fuzz/`) for `seconds` each, starting from the committed seeds

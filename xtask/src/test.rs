@@ -723,11 +723,14 @@ fn scratch_app(
         .and_then(|name| name.to_str())
         .unwrap_or("scratch");
     std::fs::create_dir_all(dir.join("src")).map_err(|e| e.to_string())?;
+    let msrv = workspace_rust_version(root)?;
     let manifest = format!(
         r#"[package]
 name = "scratch-{name}"
 version = "0.1.0"
 edition = "2024"
+# An app on the libraries' MSRV: the resolver picks dependencies that build with it.
+rust-version = "{msrv}"
 publish = false
 
 [dependencies]
@@ -752,5 +755,72 @@ publish = false
         check.args(["--target", target]);
     }
     process::run(&format!("cargo check (scratch {name} app)"), &mut check)?;
+    check_msrv(dir, target, &msrv)?;
     std::fs::read_to_string(dir.join("Cargo.lock")).map_err(|e| e.to_string())
+}
+
+/// The workspace's `rust-version`: the libraries' MSRV.
+fn workspace_rust_version(root: &Path) -> Result<String, String> {
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).map_err(|e| e.to_string())?;
+    manifest
+        .lines()
+        .find_map(|line| {
+            let value = line.strip_prefix("rust-version")?.trim_start();
+            Some(value.strip_prefix('=')?.trim().trim_matches('"').to_owned())
+        })
+        .ok_or_else(|| "no rust-version in the workspace manifest".to_owned())
+}
+
+/// The MSRV check this machine can make with its one toolchain: every package the app at `dir`
+/// resolved to declares a `rust-version` no newer than `msrv` (clippy's `incompatible_msrv`
+/// lint checks the libraries' own code against it).
+fn check_msrv(dir: &Path, target: Option<&str>, msrv: &str) -> Result<(), String> {
+    let mut metadata = cargo();
+    metadata
+        .current_dir(dir)
+        .args(["metadata", "--format-version", "1"]);
+    if let Some(target) = target {
+        metadata.args(["--filter-platform", target]);
+    }
+    let output = metadata
+        .output()
+        .map_err(|e| format!("cannot run cargo metadata: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).map_err(|e| format!("cargo metadata: {e}"))?;
+    let version = |text: &str| -> Vec<u64> {
+        text.split('.')
+            .map(|part| part.parse().unwrap_or(0))
+            .chain(std::iter::repeat(0))
+            .take(3)
+            .collect()
+    };
+    let newer: Vec<String> = metadata["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|package| {
+            let needs = package["rust_version"].as_str()?;
+            (version(needs) > version(msrv)).then(|| {
+                format!(
+                    "{} {} (rust-version {needs})",
+                    package["name"].as_str().unwrap_or("?"),
+                    package["version"].as_str().unwrap_or("?")
+                )
+            })
+        })
+        .collect();
+    if newer.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "an app on Rust {msrv} resolves to dependencies that need a newer Rust: {}",
+            newer.join(", ")
+        ))
+    }
 }

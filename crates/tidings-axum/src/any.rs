@@ -67,6 +67,7 @@ impl From<Channel> for AnyChannel {
 }
 
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 impl From<crate::redis::RedisChannel> for AnyChannel {
     fn from(channel: crate::redis::RedisChannel) -> Self {
         Self {
@@ -93,6 +94,7 @@ impl AnyChannel {
 
     /// The Redis channel, if that is where it lives.
     #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     #[must_use]
     pub fn as_redis(&self) -> Option<&crate::redis::RedisChannel> {
         match &self.backend {
@@ -103,6 +105,7 @@ impl AnyChannel {
 
     /// Whether the channel's Redis can be reached: `None` for a channel in memory.
     #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     #[must_use]
     pub fn redis_health(&self) -> Option<crate::redis::RedisHealth> {
         self.as_redis().map(crate::redis::RedisChannel::health)

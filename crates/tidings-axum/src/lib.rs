@@ -60,11 +60,13 @@ pub mod deadline;
 mod last_event_id;
 mod limits;
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
 mod routes;
 pub mod shutdown;
 mod stream;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
 pub use any::{AnyChannel, PublishError};

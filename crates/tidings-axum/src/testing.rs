@@ -103,6 +103,7 @@ impl EventReader {
 /// temporary directory and an append-only file, stopped by its PID when dropped. It runs
 /// `redis-server` from `PATH`, or `TIDINGS_REDIS_SERVER`.
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "testing", feature = "redis"))))]
 #[derive(Debug)]
 pub struct RedisServer {
     port: u16,

@@ -155,6 +155,7 @@ impl Frame {
     /// The error of `serde_json` if `value` cannot be serialised (a map with non-string keys,
     /// say, or a failing `Serialize` implementation).
     #[cfg(feature = "json")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
     pub fn json_data<T: serde::Serialize + ?Sized>(
         self,
         value: &T,

@@ -42,12 +42,14 @@ pub mod parser;
 pub mod protocol;
 pub mod replay;
 #[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub mod typed;
 
 pub use frame::{Frame, InvalidEventType, InvalidId};
 pub use parser::{DEFAULT_EVENT_TYPE, DEFAULT_MAX_EVENT_SIZE, Event, EventRef, ParseError, Parser};
 pub use replay::ReplayLog;
 #[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub use typed::{CodecError, DecodeError, Direction, EncodeError, TypedEvent};
 
 /// The MIME type of an event stream, for `Content-Type` and `Accept` headers.

@@ -78,6 +78,7 @@ impl ResyncReason {
     /// Reads a resync event's data; a reason this version does not know, or data that is not
     /// the JSON expected, is [`ResyncReason::Other`].
     #[cfg(feature = "json")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
     #[must_use]
     pub fn from_data(data: &str) -> Self {
         #[derive(serde::Deserialize)]

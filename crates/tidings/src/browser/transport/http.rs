@@ -43,7 +43,8 @@ enum Job {
     /// Reads answer after answer, waiting this long between two.
     #[cfg(feature = "polling")]
     Poll(Duration),
-    /// Reads the answer's head only, then aborts it, and reports what kind of failure it means.
+    /// Reads the answer's head (and the start of an error's body), then aborts it, and reports
+    /// what kind of failure it means.
     Probe(AbortController),
 }
 
@@ -103,8 +104,11 @@ pub(crate) fn probe(url: String, with_credentials: bool, report: impl FnOnce(Fai
         max_event_size: tidings_wire::DEFAULT_MAX_EVENT_SIZE,
     };
     let report = RefCell::new(Some(report));
+    // The probe's task reports one thing: the failure.
     let sink: Sink = Rc::new(move |event| {
-        if let (TransportEvent::Failed(failure), Some(report)) = (event, report.take()) {
+        if let TransportEvent::Failed(failure) = event
+            && let Some(report) = report.take()
+        {
             report(failure);
         }
     });

@@ -55,11 +55,19 @@
 //!
 //! [`TransportMode::EventSource`] (the default) uses the browser's client;
 //! [`TransportMode::Fetch`] streams with `fetch` and parses in wasm (custom headers computed for
-//! each connection, `POST` and a body, the status of errors in view); [`TransportMode::Polling`]
-//! polls the server's polling endpoint; [`TransportMode::Auto`] streams and falls back to polling
-//! when streaming keeps failing or stalls, then returns. All resume from the same last event ID.
-//! Polling needs a `tidings-axum` polling endpoint; against any other server (one that answers
-//! it 404 or 405), Polling and Auto stream instead, and never give up for want of one.
+//! each connection, `POST` and a body, the status of errors in view). With the `polling`
+//! feature, `TransportMode::Polling` polls the server's polling endpoint and
+//! `TransportMode::Auto` streams and falls back to polling when streaming keeps failing or
+//! stalls, then returns. All resume from the same last event ID. Polling needs a `tidings-axum`
+//! polling endpoint; against any other server (one that answers it 404 or 405), Polling and Auto
+//! stream instead, and never give up for want of one.
+//!
+//! # Features
+//!
+//! - `polling` (off by default): the polling transport and `TransportMode::Auto`, with
+//!   `FallbackPolicy` and `SseOptions::poll_url`, `poll_interval` and `fallback`. Off, none of
+//!   their code reaches the page (about 2 KiB gzipped).
+//! - `ssr` (off by default): server-side rendering; see below.
 //!
 //! # Sharing
 //!

@@ -27,7 +27,7 @@ impl fmt::Display for Transport {
     }
 }
 
-/// Why [`TransportMode::Auto`](crate::TransportMode::Auto) is polling rather than streaming.
+/// Why `TransportMode::Auto` (feature `polling`) is polling rather than streaming.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FallbackReason {
@@ -199,7 +199,7 @@ pub enum ConnectionState {
         transport: Transport,
         /// When the connection opened.
         since: Timestamp,
-        /// Why it is polling, when [`TransportMode::Auto`](crate::TransportMode::Auto) fell back.
+        /// Why it is polling, when `TransportMode::Auto` fell back.
         fallback: Option<FallbackReason>,
     },
     /// The connection was lost; the next attempt is scheduled.

@@ -165,16 +165,15 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
             cargo()
                 .current_dir(&root)
                 .env("RUSTDOCFLAGS", "-D warnings")
-                .args([
-                    "doc",
-                    "--no-deps",
-                    "-p",
-                    "tidings-wire",
-                    "-p",
-                    "tidings",
-                    "--features",
-                    "tidings/polling",
-                ]),
+                .args(["doc", "--no-deps", "-p", "tidings-wire", "-p", "tidings"]),
+        )?;
+        // With its optional transport too: no link may break either way.
+        process::run(
+            "docs (tidings, polling)",
+            cargo()
+                .current_dir(&root)
+                .env("RUSTDOCFLAGS", "-D warnings")
+                .args(["doc", "--no-deps", "-p", "tidings", "--features", "polling"]),
         )?;
         // As docs.rs builds it: every optional part documented.
         process::run(

@@ -47,17 +47,18 @@ pub async fn wait_for<T>(
 }
 
 /// Runs `test` inside a fresh reactive owner, with leptos's executor started, and disposes the
-/// owner afterwards (closing every connection the test opened).
-pub async fn with_owner<F, Fut>(test: F)
+/// owner afterwards (closing every connection the test opened); returns what `test` returned.
+pub async fn with_owner<F, Fut, R>(test: F) -> R
 where
     F: FnOnce() -> Fut,
-    Fut: Future<Output = ()>,
+    Fut: Future<Output = R>,
 {
     let _ = any_spawner::Executor::init_wasm_bindgen();
     let owner = leptos::prelude::Owner::new();
     owner.set();
-    test().await;
+    let outcome = test().await;
     owner.cleanup();
+    outcome
 }
 
 /// Orders a fault from the test server (`POST /api/faults/<fault>` with `json`), failing the

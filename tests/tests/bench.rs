@@ -11,6 +11,11 @@
 //! - `memory`: wasm memory and JS heap over 1,000 reconnect cycles per transport.
 //! - `soak` (`bench soak [minutes]`): a steady stream with periodic faults, sampled.
 //! - `chaos`: chaos resume at bench length.
+//! - `frames` (`bench frames`): a view of the latest tick and a 50-tick history under 20 000
+//!   ticks at 10 000 a second, its signals telling their readers once per animation frame (the
+//!   default) and at every event (what a signal set from each event gives, as in a hand-written
+//!   wrapper or leptos-use's `use_event_source`): re-renders, frames the page painted and
+//!   dropped, and how late the events reached the page.
 //!
 //! They assert only that every client got every event.
 #![cfg(target_arch = "wasm32")]
@@ -198,6 +203,153 @@ async fn latency() {
             percentile(&delays, 50.0),
             percentile(&delays, 99.0),
             delays[delays.len() - 1]
+        );
+    }
+}
+
+/// Resolves at the next animation frame.
+async fn next_frame() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.request_animation_frame(&resolve);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// What one `frames` run saw.
+struct FrameRun {
+    renders: u32,
+    frames: u32,
+    dropped: u32,
+    worst_frame: f64,
+    late: Vec<f64>,
+    millis: f64,
+}
+
+/// Mounts a view of the firehose's latest tick and last 50 ticks, with
+/// `signals_per_frame(per_frame)`, and publishes `events` ticks at `rate`/s to it.
+async fn frame_run(per_frame: bool, events: u32, rate: u32) -> FrameRun {
+    use leptos::prelude::*;
+    with_owner(|| async move {
+        let sse = use_sse_with_options(
+            proof::firehose(),
+            tidings_tests::browser::quick()
+                .sharing(tidings::Sharing::Own)
+                .signals_per_frame(per_frame),
+        );
+        let latest = sse.latest::<Tick>();
+        let history = sse.history::<Tick>(50);
+        // Counted from the view, whose closures must be `Send`.
+        let renders = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counted = renders.clone();
+        let host = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.body())
+            .expect("a body");
+        let mounted = leptos::mount::mount_to(host, move || {
+            view! {
+                <p>{move || {
+                    counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    latest.get().map(|tick| format!("{} {:.0}", tick.seq, tick.price))
+                }}</p>
+                <ul>{move || {
+                    history
+                        .get()
+                        .iter()
+                        .map(|tick| view! { <li>{tick.seq} " " {tick.price}</li> })
+                        .collect_view()
+                }}</ul>
+            }
+        });
+        wait_for(
+            "the firehose open",
+            Duration::from_secs(30),
+            || sse.state().get_untracked().is_open().then_some(()),
+            || format!("{:?}", sse.state().get_untracked()),
+        )
+        .await;
+        let late = Rc::new(std::cell::RefCell::new(Vec::with_capacity(events as usize)));
+        let seen = late.clone();
+        let first = Rc::new(Cell::new(u64::MAX));
+        let from = first.clone();
+        sse.on::<Tick>(move |tick| {
+            if tick.seq >= from.get() {
+                seen.borrow_mut().push(epoch_now() - tick.price);
+            }
+        });
+        // The frames the page paints meanwhile, by a loop of its own.
+        let painting = Rc::new(Cell::new(true));
+        let frames = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let (on, times) = (painting.clone(), frames.clone());
+        wasm_bindgen_futures::spawn_local(async move {
+            while on.get() {
+                next_frame().await;
+                times.borrow_mut().push(now());
+            }
+        });
+        let before = renders.load(std::sync::atomic::Ordering::Relaxed);
+        let started = now();
+        let published = proof::paced(events, rate).await;
+        first.set(published.first);
+        wait_for(
+            "every tick",
+            Duration::from_secs(120),
+            || (late.borrow().len() >= events as usize).then_some(()),
+            || format!("{} of {events}", late.borrow().len()),
+        )
+        .await;
+        let millis = now() - started;
+        painting.set(false);
+        let renders = renders.load(std::sync::atomic::Ordering::Relaxed) - before;
+        drop(mounted);
+        let frames = frames.take();
+        let gaps: Vec<f64> = frames.windows(2).map(|pair| pair[1] - pair[0]).collect();
+        // A frame is due every 1/60 s: a longer gap is that many frames not painted.
+        let dropped = gaps
+            .iter()
+            .map(|gap| ((gap / (1000.0 / 60.0)).round() as u32).saturating_sub(1))
+            .sum();
+        FrameRun {
+            renders,
+            frames: frames.len() as u32,
+            dropped,
+            worst_frame: gaps.iter().copied().fold(0.0, f64::max),
+            late: late.take(),
+            millis,
+        }
+    })
+    .await
+}
+
+/// The `frames` benchmark.
+#[wasm_bindgen_test]
+async fn frames() {
+    const EVENTS: u32 = 20_000;
+    const RATE: u32 = 10_000;
+    console_log!(
+        "{EVENTS} ticks at {RATE}/s (EventSource) to a view of the latest tick and a 50-tick history:"
+    );
+    console_log!(
+        "| signals tell their readers | re-renders | frames painted | frames dropped | worst frame ms | run ms | late p50 ms | late p99 ms |"
+    );
+    console_log!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for (name, per_frame) in [
+        ("once per frame (default)", true),
+        ("at every event (signals_per_frame(false))", false),
+    ] {
+        let mut run = frame_run(per_frame, EVENTS, RATE).await;
+        assert_eq!(run.late.len(), EVENTS as usize, "every tick arrived");
+        run.late.sort_by(f64::total_cmp);
+        console_log!(
+            "| {name} | {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.1} |",
+            run.renders,
+            run.frames,
+            run.dropped,
+            run.worst_frame,
+            run.millis,
+            percentile(&run.late, 50.0),
+            percentile(&run.late, 99.0)
         );
     }
 }

@@ -52,6 +52,8 @@ commands:
   bench latency    publish -> typed callback p50/p99 at 1000 events/s, per transport
   bench memory     wasm memory and JS heap over 1000 reconnect cycles, per transport
   bench chaos      10000 events under random drops and 503s, per transport: lost, duplicates
+  bench frames     20000 events at 10000/s to a rendered view: re-renders, frames painted and
+                   dropped, lateness, with signals per frame (the default) and per event
   bench soak [MINUTES] [eventsource|fetch|polling]
                    a steady stream with faults every 30 s (default 60 minutes, fetch)
   bench size       gzipped wasm of a minimal Leptos app without and with tidings

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use leptos::prelude::*;
 
 use crate::browser::connection::{BrowserConnection, Outputs};
+use crate::browser::frame::PerFrame;
 use crate::browser::sharing;
 use crate::browser::subscriber::{Handler, Typed};
 use crate::options::SseOptions;
@@ -215,18 +216,23 @@ impl Sse {
 
     /// The latest event of type `T`, or `None` until the first arrives. Rendered on the server
     /// from the stream's replay log, it starts with the newest one there: see [`crate::ssr`].
+    ///
+    /// Under a burst, what reads it hears of a new event at most once per animation frame
+    /// ([`SseOptions::signals_per_frame`](crate::SseOptions::signals_per_frame)); the value is
+    /// the newest at once. For every event, use [`Sse::on`].
     #[must_use]
     pub fn latest<T>(&self) -> Signal<Option<T>>
     where
         T: TypedEvent + Clone + Send + Sync + 'static,
     {
         let latest = RwSignal::new(self.rendered::<T>(1).pop());
-        self.on::<T>(move |value| latest.set(Some(value)));
+        self.feed::<T, _>(latest, |latest, value| *latest = Some(value));
         latest.into()
     }
 
     /// The last `capacity` events of type `T`, oldest first. Every event is kept, even in bursts,
-    /// until `capacity` newer ones push it out.
+    /// until `capacity` newer ones push it out; what reads it hears of new ones at most once per
+    /// animation frame, as with [`Sse::latest`].
     /// Rendered on the server from the stream's replay log, it starts with the newest ones there:
     /// see [`crate::ssr`].
     ///
@@ -243,15 +249,47 @@ impl Sse {
         let mut rendered = VecDeque::with_capacity(capacity);
         rendered.extend(self.rendered::<T>(capacity));
         let history = RwSignal::new(rendered);
-        self.on::<T>(move |value| {
-            history.update(|events| {
-                if events.len() == capacity {
-                    events.pop_front();
-                }
-                events.push_back(value);
-            });
+        self.feed::<T, _>(history, move |events, value| {
+            if events.len() == capacity {
+                events.pop_front();
+            }
+            events.push_back(value);
         });
         history.into()
+    }
+
+    /// Applies `change` to `signal` with every event of type `T`. Its readers hear of it at
+    /// once, or at the next animation frame ([`SseOptions::signals_per_frame`], the default):
+    /// the value changes at once either way.
+    fn feed<T, S>(&self, signal: RwSignal<S>, change: impl Fn(&mut S, T) + 'static)
+    where
+        T: TypedEvent + Clone + 'static,
+        S: Send + Sync + 'static,
+    {
+        let per_frame = self.signals_per_frame().then(PerFrame::default);
+        self.on::<T>(move |value| match &per_frame {
+            Some(per_frame) => {
+                if signal
+                    .try_update_untracked(|current| change(current, value))
+                    .is_some()
+                {
+                    per_frame.notify(move || {
+                        // Gone with its component meanwhile: nothing to tell.
+                        let _ = signal.try_update(|_| {});
+                    });
+                }
+            }
+            None => {
+                let _ = signal.try_update(|current| change(current, value));
+            }
+        });
+    }
+
+    /// Whether this handle's signals tell their readers once per frame.
+    fn signals_per_frame(&self) -> bool {
+        self.handle
+            .and_then(|stored| stored.try_with_value(|handle| handle.options.per_frame))
+            .unwrap_or(false)
     }
 
     /// Up to `count` of the newest events of type `T` the page shows, oldest first: read from

@@ -92,6 +92,7 @@ pub struct SseOptions {
     pub(crate) policy: ReconnectPolicy,
     pub(crate) stale_after: Option<Duration>,
     pub(crate) pause_when_hidden: bool,
+    pub(crate) per_frame: bool,
     pub(crate) on_give_up: Option<Rc<dyn Fn()>>,
     pub(crate) persist_key: Option<String>,
     pub(crate) mode: TransportMode,
@@ -168,6 +169,7 @@ impl Default for SseOptions {
             policy: ReconnectPolicy::default(),
             stale_after: None,
             pause_when_hidden: false,
+            per_frame: true,
             on_give_up: None,
             persist_key: None,
             mode: TransportMode::default(),
@@ -190,6 +192,7 @@ impl fmt::Debug for SseOptions {
             .field("policy", &self.policy)
             .field("stale_after", &self.stale_after)
             .field("pause_when_hidden", &self.pause_when_hidden)
+            .field("per_frame", &self.per_frame)
             .field("on_give_up", &self.on_give_up.as_ref().map(|_| "Fn()"))
             .field("persist_key", &self.persist_key)
             .field("mode", &self.mode)
@@ -232,6 +235,7 @@ impl SseOptions {
                 "pause_when_hidden",
                 self.pause_when_hidden == other.pause_when_hidden,
             ),
+            ("signals_per_frame", self.per_frame == other.per_frame),
             (
                 "persist_last_event_id",
                 self.persist_key == other.persist_key,
@@ -314,6 +318,21 @@ impl SseOptions {
     /// it is shown again. Default: `false`.
     pub fn pause_when_hidden(mut self, pause: bool) -> Self {
         self.pause_when_hidden = pause;
+        self
+    }
+
+    /// Whether [`Sse::latest`](crate::Sse::latest) and [`Sse::history`](crate::Sse::history)
+    /// tell their readers of new events at most once per animation frame (default `true`), so
+    /// that a burst of 10 000 events a second re-renders a view some 60 times a second, not
+    /// 10 000. Their values are current at once (`get_untracked` sees every event as it
+    /// lands, and a history keeps every one); [`Sse::on`](crate::Sse::on) callbacks see
+    /// every event as it arrives, whatever this says.
+    ///
+    /// A browser runs no animation frames for a hidden page: there, readers hear of new events
+    /// when it is shown again. For work that must happen at every event, even in a background
+    /// tab (a sound for a notification, say), use `on`, or `false` here to notify at once.
+    pub fn signals_per_frame(mut self, per_frame: bool) -> Self {
+        self.per_frame = per_frame;
         self
     }
 

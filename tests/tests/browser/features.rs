@@ -257,3 +257,106 @@ async fn decode_errors_are_reported_per_type() {
     })
     .await;
 }
+
+/// How often the readers of `latest` and `history` re-ran while 2000 events arrived at
+/// 10 000 a second, what `on` saw meanwhile, and how long the page took to take them in.
+struct Renders {
+    latest: u32,
+    history: u32,
+    events: usize,
+    millis: f64,
+}
+
+/// Opens the firehose with `signals_per_frame(per_frame)`, has it publish 2000 ticks at
+/// 10 000 a second, and counts the runs of an effect on each signal.
+async fn renders(per_frame: bool) -> Renders {
+    with_owner(|| async move {
+        let sse = use_sse_with_options(
+            url("/api/firehose"),
+            quick().sharing(Sharing::Own).signals_per_frame(per_frame),
+        );
+        let seqs = tick_seqs(sse);
+        let times = Rc::new(RefCell::new(Vec::new()));
+        let sink = times.clone();
+        sse.on::<Tick>(move |_| sink.borrow_mut().push(js_sys::Date::now()));
+        let latest = sse.latest::<Tick>();
+        let history = sse.history::<Tick>(50);
+        let runs = Rc::new([std::cell::Cell::new(0u32), std::cell::Cell::new(0u32)]);
+        let counted = runs.clone();
+        Effect::new(move |_| {
+            latest.track();
+            counted[0].set(counted[0].get() + 1);
+        });
+        let counted = runs.clone();
+        Effect::new(move |_| {
+            history.track();
+            counted[1].set(counted[1].get() + 1);
+        });
+        wait_for(
+            "the firehose open",
+            PATIENCE,
+            || sse.state().get_untracked().is_open().then_some(()),
+            || format!("{:?}", sse.state().get_untracked()),
+        )
+        .await;
+        sleep(Duration::from_millis(100)).await;
+        let before = seqs.borrow().len();
+        let (runs_before_latest, runs_before_history) = (runs[0].get(), runs[1].get());
+        let published = tidings_tests::proof::paced(2000, 10_000).await;
+        let last = published.first + 1999;
+        wait_for(
+            "2000 ticks",
+            PATIENCE,
+            || (seqs.borrow().last() == Some(&last)).then_some(()),
+            || format!("{} ticks", seqs.borrow().len() - before),
+        )
+        .await;
+        // The values are current at once; their readers hear of them by the next frame.
+        assert_eq!(latest.get_untracked().map(|tick| tick.seq), Some(last));
+        sleep(Duration::from_millis(100)).await;
+        let kept: Vec<u64> = history.with_untracked(|h| h.iter().map(|tick| tick.seq).collect());
+        assert_eq!(kept.len(), 50);
+        assert_eq!(kept.last(), Some(&last));
+        assert_consecutive(&kept);
+        assert_consecutive(&seqs.borrow()[before..]);
+        let times = times.borrow();
+        Renders {
+            latest: runs[0].get() - runs_before_latest,
+            history: runs[1].get() - runs_before_history,
+            events: seqs.borrow().len() - before,
+            millis: times[times.len() - 1] - times[times.len() - 2000],
+        }
+    })
+    .await
+}
+
+/// Under a burst, `latest` and `history` tell their readers once per animation frame, while
+/// `on` sees every event; with `signals_per_frame(false)` they tell them at every event.
+#[wasm_bindgen_test]
+async fn signals_tell_their_readers_once_per_frame_under_a_burst() {
+    clear_faults().await;
+    let per_frame = renders(true).await;
+    let per_event = renders(false).await;
+    wasm_bindgen_test::console_log!(
+        "2000 events published at 10 000/s: readers of latest re-ran {} times once per frame, \
+         {} at every event (of history {} and {}); the page took them in in {:.0} ms and \
+         {:.0} ms",
+        per_frame.latest,
+        per_event.latest,
+        per_frame.history,
+        per_event.history,
+        per_frame.millis,
+        per_event.millis
+    );
+    assert_eq!(per_frame.events, 2000);
+    assert_eq!(per_event.events, 2000);
+    // 2000 events at 10 000 a second take at least 0.2 s: about a dozen frames.
+    assert!(per_frame.latest <= 200, "{}", per_frame.latest);
+    assert!(per_frame.history <= 200, "{}", per_frame.history);
+    assert!(
+        per_event.latest > 5 * per_frame.latest,
+        "{} vs {}",
+        per_event.latest,
+        per_frame.latest
+    );
+}

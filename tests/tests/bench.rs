@@ -269,15 +269,11 @@ async fn frame_run(per_frame: bool, events: u32, rate: u32) -> FrameRun {
             || format!("{:?}", sse.state().get_untracked()),
         )
         .await;
+        // Every tick from now on, with how late it came; the run's are told apart by `seq` once
+        // the firehose says where it starts (it may publish before it answers).
         let late = Rc::new(std::cell::RefCell::new(Vec::with_capacity(events as usize)));
         let seen = late.clone();
-        let first = Rc::new(Cell::new(u64::MAX));
-        let from = first.clone();
-        sse.on::<Tick>(move |tick| {
-            if tick.seq >= from.get() {
-                seen.borrow_mut().push(epoch_now() - tick.price);
-            }
-        });
+        sse.on::<Tick>(move |tick| seen.borrow_mut().push((tick.seq, epoch_now() - tick.price)));
         // The frames the page paints meanwhile, by a loop of its own.
         let painting = Rc::new(Cell::new(true));
         let frames = Rc::new(std::cell::RefCell::new(Vec::new()));
@@ -290,13 +286,18 @@ async fn frame_run(per_frame: bool, events: u32, rate: u32) -> FrameRun {
         });
         let before = renders.load(std::sync::atomic::Ordering::Relaxed);
         let started = now();
-        let published = proof::paced(events, rate).await;
-        first.set(published.first);
+        let first = proof::paced(events, rate).await.first;
+        let arrived = || {
+            late.borrow()
+                .iter()
+                .filter(|(seq, _)| (first..first + u64::from(events)).contains(seq))
+                .count()
+        };
         wait_for(
             "every tick",
             Duration::from_secs(120),
-            || (late.borrow().len() >= events as usize).then_some(()),
-            || format!("{} of {events}", late.borrow().len()),
+            || (arrived() >= events as usize).then_some(()),
+            || format!("{} of {events}", arrived()),
         )
         .await;
         let millis = now() - started;
@@ -315,7 +316,12 @@ async fn frame_run(per_frame: bool, events: u32, rate: u32) -> FrameRun {
             frames: frames.len() as u32,
             dropped,
             worst_frame: gaps.iter().copied().fold(0.0, f64::max),
-            late: late.take(),
+            late: late
+                .take()
+                .into_iter()
+                .filter(|(seq, _)| *seq >= first)
+                .map(|(_, late)| late)
+                .collect(),
             millis,
         }
     })

@@ -42,7 +42,11 @@ fn renders_initial_values_without_a_browser() {
     let html = owner.with(|| view! { <Ticker/> }.to_html());
     assert!(html.contains("no tick yet"), "{html}");
     assert!(html.contains(r#"data-state="idle""#), "{html}");
-    assert!(html.contains("tidings-badge--idle"), "{html}");
+    // Nothing to retry while idle: the badge's button is rendered hidden.
+    assert!(
+        html.contains(r#"<button type="button" hidden class="tidings-badge__retry">"#),
+        "{html}"
+    );
     assert!(html.contains(r#"<p class="count">0</p>"#), "{html}");
     owner.cleanup();
 }

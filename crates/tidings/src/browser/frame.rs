@@ -1,23 +1,18 @@
-//! Once per frame: notifications of signals held back to the next animation frame, so that a
-//! burst of events re-renders what reads them once per frame, not once per event.
+//! Once per frame: notifications of a signal held back to the next animation frame, so that a
+//! burst of events re-renders what reads it once per frame, not once per event.
 //!
-//! A notification waits in a page-wide queue; the first one of a frame asks for the frame with a
-//! promise that `requestAnimationFrame` resolves, so no closure is handed to the browser at all.
-//! In a hidden page the browser runs no frames: notifications wait until it is shown again (the
-//! values themselves are current at once, and `on` callbacks see every event).
+//! The frame is asked for with a promise that `requestAnimationFrame` resolves, so no closure is
+//! handed to the browser at all. In a hidden page the browser runs no frames: notifications wait
+//! until it is shown again (the values themselves are current at once, and `on` callbacks see
+//! every event).
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::rc::Rc;
 
 use wasm_bindgen::JsValue;
 
-thread_local! {
-    static DUE: RefCell<Vec<Box<dyn FnOnce()>>> = const { RefCell::new(Vec::new()) };
-    static ASKED: Cell<bool> = const { Cell::new(false) };
-}
-
 /// Holds back the notifications of one signal: at most one waits at a time.
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub(crate) struct PerFrame {
     waiting: Rc<Cell<bool>>,
 }
@@ -30,27 +25,12 @@ impl PerFrame {
             return;
         }
         let waiting = self.waiting.clone();
-        at_next_frame(move || {
+        wasm_bindgen_futures::spawn_local(async move {
+            next_frame().await;
             waiting.set(false);
             notify();
         });
     }
-}
-
-/// Runs `f` at the next animation frame.
-fn at_next_frame(f: impl FnOnce() + 'static) {
-    DUE.with(|due| due.borrow_mut().push(Box::new(f)));
-    if ASKED.with(|asked| asked.replace(true)) {
-        return;
-    }
-    wasm_bindgen_futures::spawn_local(async {
-        next_frame().await;
-        ASKED.with(|asked| asked.set(false));
-        // Taken first: a notification may ask for the next frame.
-        for f in DUE.with(|due| due.take()) {
-            f();
-        }
-    });
 }
 
 /// Resolves at the next animation frame (at once where there are no frames: no window).

@@ -45,7 +45,15 @@ fn pages_render_on_every_thread_without_a_panic() -> Result<(), Box<dyn std::err
             let ticker = ticker.clone();
             move || tidings::ssr::provide_replay_log(demo_ssr::app::TICKER, ticker.clone())
         });
-        // Ticks published all along, as pages render from the log.
+        // A tick in the log before the first request, which every page then renders (the first
+        // requests once raced the publisher and rendered the empty log's "waiting" note), and
+        // ticks published all along, as pages render from the log.
+        let first = Tick {
+            symbol: "ACME".into(),
+            price: 100.0,
+            seq: 0,
+        };
+        ticker.publish(&first).expect("a tick serialises");
         let publisher = tokio::spawn(async move {
             for seq in 1.. {
                 let tick = Tick {

@@ -44,3 +44,35 @@ export function native_latency(url, n) {
     };
   });
 }
+
+// The decoding peer of `bench codecs`: JSON.parse over the same JSON texts tidings decodes,
+// in a JavaScript loop. Resolves with the milliseconds it took (the sum of `seq` keeps the
+// engine from skipping the work).
+export function json_parse_all(texts) {
+  const start = performance.now();
+  let sum = 0;
+  for (const text of texts) {
+    sum += JSON.parse(text).seq;
+  }
+  return performance.now() - start + 0 * sum;
+}
+
+// The streaming peer of `bench codecs`: the browser's EventSource, one `samples` listener,
+// JSON.parse per event. Resolves with the milliseconds until the n-th batch.
+export function native_samples(url, n) {
+  return new Promise((resolve, reject) => {
+    const start = performance.now();
+    let count = 0;
+    const source = new EventSource(url);
+    source.addEventListener("samples", (event) => {
+      if (JSON.parse(event.data).seq && ++count === n) {
+        source.close();
+        resolve(performance.now() - start);
+      }
+    });
+    source.onerror = () => {
+      source.close();
+      reject(new Error(`EventSource failed after ${count} events`));
+    };
+  });
+}

@@ -16,6 +16,10 @@
 //!   default) and at every event (what a signal set from each event gives, as in a hand-written
 //!   wrapper or leptos-use's `use_event_source`): re-renders, frames the page painted and
 //!   dropped, and how late the events reached the page.
+//! - `codecs` (`bench codecs`): the same series of sensor readings (64 floats and 32 bytes a
+//!   batch) as JSON and as postcard in base64: bytes per event, decoding alone (next to the
+//!   browser's `JSON.parse` on the same JSON), and whole streams from the server through each
+//!   transport (next to the native `EventSource` with `JSON.parse`).
 //!
 //! They assert only that every client got every event.
 #![cfg(target_arch = "wasm32")]
@@ -45,6 +49,9 @@ extern "C" {
     async fn native_event_source(url: &str, n: u32) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch)]
     async fn native_latency(url: &str, n: u32) -> Result<JsValue, JsValue>;
+    fn json_parse_all(texts: Vec<String>) -> f64;
+    #[wasm_bindgen(catch)]
+    async fn native_samples(url: &str, n: u32) -> Result<JsValue, JsValue>;
 }
 
 // Made by `cargo xtask bench browser`: the npm parser and js/fetch-peer.js in one module.
@@ -358,6 +365,159 @@ async fn frames() {
             percentile(&run.late, 99.0)
         );
     }
+}
+
+/// The best of [`ROUNDS`] runs of `run`, in milliseconds.
+async fn best_of(mut run: impl AsyncFnMut() -> f64) -> f64 {
+    let mut best = f64::INFINITY;
+    for _ in 0..ROUNDS {
+        best = best.min(run().await);
+    }
+    best
+}
+
+/// Milliseconds to stream the whole `encoding` series of `count` batches through tidings over
+/// `mode`, decoding each as `T`, until the server says it is over.
+async fn tidings_samples<T>(encoding: &str, mode: TransportMode, count: u64) -> f64
+where
+    T: tidings::TypedEvent + Clone + 'static,
+{
+    use leptos::prelude::GetUntracked;
+    with_owner(|| async {
+        let received = Rc::new(Cell::new(0_u64));
+        let started = now();
+        let sse = use_sse_with_options(
+            format!("{TEST_SERVER}/api/samples/{encoding}?count={count}"),
+            tidings_tests::browser::quick()
+                .sharing(tidings::Sharing::Own)
+                .transport(mode),
+        );
+        let seen = received.clone();
+        sse.on::<T>(move |_| seen.set(seen.get() + 1));
+        wait_for(
+            "every batch",
+            Duration::from_secs(120),
+            || (received.get() == count).then_some(()),
+            || {
+                format!(
+                    "{} of {count}: {:?}",
+                    received.get(),
+                    sse.state().get_untracked()
+                )
+            },
+        )
+        .await;
+        let millis = now() - started;
+        assert_eq!(
+            sse.decode_error().get_untracked().map(|e| e.to_string()),
+            None
+        );
+        sse.close();
+        millis
+    })
+    .await
+}
+
+/// The `codecs` benchmark.
+#[wasm_bindgen_test]
+async fn codecs() {
+    use demo_events::{BinarySamples, Samples};
+    use tidings::TypedEvent;
+    const BATCHES: u64 = 20_000;
+
+    let series: Vec<Samples> = (1..=BATCHES).map(Samples::nth).collect();
+    let json: Vec<String> = series
+        .iter()
+        .map(|s| s.encode().expect("serialisable"))
+        .collect();
+    let postcard: Vec<String> = series
+        .iter()
+        .map(|s| BinarySamples(s.clone()).encode().expect("serialisable"))
+        .collect();
+    let bytes = |texts: &[String]| texts.iter().map(String::len).sum::<usize>() as f64;
+    let (json_bytes, postcard_bytes) = (bytes(&json), bytes(&postcard));
+
+    console_log!(
+        "{BATCHES} batches of {} readings (f32) and 32 bytes, decoded in the page (best of {ROUNDS}):",
+        demo_events::SAMPLES_PER_EVENT
+    );
+    console_log!("| decoder | bytes of data per event | µs per event | events/s | MB of data/s |");
+    console_log!("| --- | ---: | ---: | ---: | ---: |");
+    let row = |name: &str, data: f64, millis: f64| {
+        let n = BATCHES as f64;
+        console_log!(
+            "| {name} | {:.0} | {:.2} | {:.0} | {:.1} |",
+            data / n,
+            millis * 1000.0 / n,
+            n / millis * 1000.0,
+            data / millis / 1000.0
+        );
+    };
+    let decode_all = async |decode: &dyn Fn(&str) -> bool, texts: &[String]| {
+        best_of(async || {
+            let started = now();
+            assert!(texts.iter().all(|text| decode(text)), "every batch decodes");
+            now() - started
+        })
+        .await
+    };
+    let millis = decode_all(&|text| Samples::decode(text).is_ok(), &json).await;
+    row(
+        "tidings, JSON (`Samples::decode`, serde_json)",
+        json_bytes,
+        millis,
+    );
+    let millis = decode_all(&|text| BinarySamples::decode(text).is_ok(), &postcard).await;
+    row(
+        "tidings, postcard in base64 (`Encoding::Postcard`)",
+        postcard_bytes,
+        millis,
+    );
+    let millis = best_of(async || json_parse_all(json.clone())).await;
+    row(
+        "the browser's `JSON.parse` (peer, same JSON)",
+        json_bytes,
+        millis,
+    );
+
+    console_log!(
+        "The same {BATCHES} batches streamed from the server, until the last is decoded (best of {ROUNDS}):"
+    );
+    console_log!("| client | encoding | bytes of data | ms | events/s |");
+    console_log!("| --- | --- | ---: | ---: | ---: |");
+    let stream_row = |client: &str, encoding: &str, data: f64, millis: f64| {
+        console_log!(
+            "| {client} | {encoding} | {:.1} MB | {millis:.0} | {:.0} |",
+            data / 1e6,
+            BATCHES as f64 / millis * 1000.0
+        );
+    };
+    for (client, mode) in [
+        ("tidings, EventSource", TransportMode::EventSource),
+        ("tidings, fetch", TransportMode::Fetch),
+    ] {
+        let millis =
+            best_of(async || tidings_samples::<Samples>("json", mode, BATCHES).await).await;
+        stream_row(client, "JSON", json_bytes, millis);
+        let millis =
+            best_of(async || tidings_samples::<BinarySamples>("postcard", mode, BATCHES).await)
+                .await;
+        stream_row(client, "postcard", postcard_bytes, millis);
+    }
+    let url = format!("{TEST_SERVER}/api/samples/json?count={BATCHES}");
+    let millis = best_of(async || {
+        let elapsed = native_samples(&url, BATCHES as u32)
+            .await
+            .unwrap_or_else(|error| panic!("the peer failed: {error:?}"));
+        elapsed.as_f64().expect("milliseconds")
+    })
+    .await;
+    stream_row(
+        "native EventSource + JSON.parse (peer)",
+        "JSON",
+        json_bytes,
+        millis,
+    );
 }
 
 fn mib(bytes: f64) -> String {

@@ -54,7 +54,8 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
             )
         }
         Some((which, rest))
-            if ["browser", "latency", "memory", "chaos", "frames"].contains(&which.as_str()) =>
+            if ["browser", "latency", "memory", "chaos", "frames", "codecs"]
+                .contains(&which.as_str()) =>
         {
             if !rest.is_empty() {
                 return Err(format!("`bench {which}` takes no options"));

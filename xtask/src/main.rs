@@ -54,6 +54,8 @@ commands:
   bench chaos      10000 events under random drops and 503s, per transport: lost, duplicates
   bench frames     20000 events at 10000/s to a rendered view: re-renders, frames painted and
                    dropped, lateness, with signals per frame (the default) and per event
+  bench codecs     sensor readings as JSON and as postcard: bytes per event, decoding alone
+                   (next to JSON.parse) and streamed through each transport (next to EventSource)
   bench soak [MINUTES] [eventsource|fetch|polling]
                    a steady stream with faults every 30 s (default 60 minutes, fetch)
   bench size       gzipped wasm of a minimal Leptos app without and with tidings

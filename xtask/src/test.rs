@@ -30,7 +30,7 @@ const FUZZ_SECONDS: u32 = 30;
 /// Each library crate with every set of its features a user can pick, linted alone: in the
 /// workspace, features unify across crates (the tests turn on `redis`), which hid dead code.
 const FEATURE_SETS: [(&str, &[&str]); 3] = [
-    ("tidings-wire", &["", "json"]),
+    ("tidings-wire", &["", "json", "base64", "postcard"]),
     ("tidings", &["", "ssr", "polling"]),
     ("tidings-axum", &["", "testing", "redis", "redis,testing"]),
 ];

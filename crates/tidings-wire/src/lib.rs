@@ -5,7 +5,8 @@
 //!   event, in time linear in the input whatever the size of the reads, with bounded memory.
 //! - [`Frame`]: the encoder, a builder for events, comments and `retry` hints.
 //! - [`TypedEvent`] (feature `json`, on by default): ties a Rust type to its event name and
-//!   serde encoding, so that one definition is the contract between server and client.
+//!   serde encoding (JSON, or postcard as base64 with the feature `postcard`), so that one
+//!   definition is the contract between server and client.
 //! - [`protocol`]: what `tidings` and `tidings-axum` agree on beyond the format: the resume
 //!   header and query parameter, the polling endpoint's path, the resync event.
 //! - [`ReplayLog`]: a server's recent events, read to render a page with live data already in
@@ -37,6 +38,9 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "base64")]
+#[cfg_attr(docsrs, doc(cfg(feature = "base64")))]
+pub mod base64;
 pub mod frame;
 pub mod parser;
 pub mod protocol;
@@ -50,7 +54,7 @@ pub use parser::{DEFAULT_EVENT_TYPE, DEFAULT_MAX_EVENT_SIZE, Event, EventRef, Pa
 pub use replay::ReplayLog;
 #[cfg(feature = "json")]
 #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
-pub use typed::{CodecError, DecodeError, Direction, EncodeError, TypedEvent};
+pub use typed::{CodecError, DecodeError, Direction, EncodeError, Encoding, TypedEvent};
 
 /// The MIME type of an event stream, for `Content-Type` and `Accept` headers.
 pub const CONTENT_TYPE: &str = "text/event-stream";

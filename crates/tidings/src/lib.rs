@@ -120,7 +120,7 @@ pub use sans_io::state::{
     Transport,
 };
 pub use sans_io::{resume, resync, state};
-pub use tidings_wire::{self as wire, DecodeError, TypedEvent};
+pub use tidings_wire::{self as wire, DecodeError, Encoding, TypedEvent};
 
 /// The crate's README, whose examples run as doctests.
 #[cfg(doctest)]

@@ -8,6 +8,7 @@
 //! | `GET/POST /api/echo` | one event describing the request, then the end: see [`echo`] |
 //! | `GET /api/hostile/{kind}` | broken and hostile streams: see [`hostile`] |
 //! | `GET/POST /api/firehose`, `/api/firehose/poll` | bursts of `tick` events on demand: see [`firehose`] |
+//! | `GET /api/samples/{json,postcard}` | a fixed series of sensor readings in either encoding: see [`samples`] |
 //!
 //! Given a chaos token (`--chaos-token`, as `cargo xtask demo` does for the chaos panel), every
 //! fixture route wants it in the `X-Chaos-Token` header, and answers `401` without; without a
@@ -18,6 +19,7 @@ pub mod echo;
 pub mod faults;
 pub mod firehose;
 pub mod hostile;
+pub mod samples;
 
 use std::sync::Arc;
 
@@ -90,6 +92,7 @@ pub fn app(
         .nest("/firehose", firehose::routes())
         .nest("/echo", echo::routes())
         .nest("/hostile", hostile::routes())
+        .nest("/samples", samples::routes())
         .route_layer(middleware::from_fn_with_state(token, require_token))
         .with_state(fixtures.clone());
     let api = demo_server::api(&demo)

@@ -5,6 +5,7 @@
 
 mod basics;
 mod chaos;
+mod codecs;
 mod features;
 mod hostile;
 mod interop;

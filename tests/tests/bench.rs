@@ -14,8 +14,9 @@
 //! - `frames` (`bench frames`): a view of the latest tick and a 50-tick history under 20 000
 //!   ticks at 10 000 a second, its signals telling their readers once per animation frame (the
 //!   default) and at every event (what a signal set from each event gives, as in a hand-written
-//!   wrapper or leptos-use's `use_event_source`): re-renders, frames the page painted and
-//!   dropped, and how late the events reached the page.
+//!   wrapper or leptos-use's `use_event_source`), and at every event of a stream the server
+//!   paces (`?pace=30`: 30 writes a second, the newest tick in each): ticks received,
+//!   re-renders, frames the page painted and dropped, and how late the events reached the page.
 //! - `codecs` (`bench codecs`): the same series of sensor readings (64 floats and 32 bytes a
 //!   batch) as JSON and as postcard in base64: bytes per event, decoding alone (next to the
 //!   browser's `JSON.parse` on the same JSON), and whole streams from the server through each
@@ -226,6 +227,8 @@ async fn next_frame() {
 
 /// What one `frames` run saw.
 struct FrameRun {
+    /// Ticks of the run that reached the page.
+    received: usize,
     renders: u32,
     frames: u32,
     dropped: u32,
@@ -235,12 +238,17 @@ struct FrameRun {
 }
 
 /// Mounts a view of the firehose's latest tick and last 50 ticks, with
-/// `signals_per_frame(per_frame)`, and publishes `events` ticks at `rate`/s to it.
-async fn frame_run(per_frame: bool, events: u32, rate: u32) -> FrameRun {
+/// `signals_per_frame(per_frame)`, the stream paced by the server at `pace` writes a second
+/// if given, and publishes `events` ticks at `rate`/s to it.
+async fn frame_run(per_frame: bool, pace: Option<u32>, events: u32, rate: u32) -> FrameRun {
     use leptos::prelude::*;
     with_owner(|| async move {
+        let url = match pace {
+            None => proof::firehose(),
+            Some(pace) => format!("{}?pace={pace}", proof::firehose()),
+        };
         let sse = use_sse_with_options(
-            proof::firehose(),
+            url,
             tidings_tests::browser::quick()
                 .sharing(tidings::Sharing::Own)
                 .signals_per_frame(per_frame),
@@ -294,19 +302,26 @@ async fn frame_run(per_frame: bool, events: u32, rate: u32) -> FrameRun {
         let before = renders.load(std::sync::atomic::Ordering::Relaxed);
         let started = now();
         let first = proof::paced(events, rate).await.first;
+        let last = first + u64::from(events) - 1;
         let arrived = || {
             late.borrow()
                 .iter()
-                .filter(|(seq, _)| (first..first + u64::from(events)).contains(seq))
+                .filter(|(seq, _)| (first..=last).contains(seq))
                 .count()
         };
+        // Every tick; paced, the last one (the ones before it it may supersede).
+        let done = || match pace {
+            None => arrived() >= events as usize,
+            Some(_) => late.borrow().iter().any(|(seq, _)| *seq == last),
+        };
         wait_for(
-            "every tick",
+            "every tick, or the last",
             Duration::from_secs(120),
-            || (arrived() >= events as usize).then_some(()),
+            || done().then_some(()),
             || format!("{} of {events}", arrived()),
         )
         .await;
+        let received = arrived();
         let millis = now() - started;
         painting.set(false);
         let renders = renders.load(std::sync::atomic::Ordering::Relaxed) - before;
@@ -319,6 +334,7 @@ async fn frame_run(per_frame: bool, events: u32, rate: u32) -> FrameRun {
             .map(|gap| ((gap / (1000.0 / 60.0)).round() as u32).saturating_sub(1))
             .sum();
         FrameRun {
+            received,
             renders,
             frames: frames.len() as u32,
             dropped,
@@ -344,18 +360,26 @@ async fn frames() {
         "{EVENTS} ticks at {RATE}/s (EventSource) to a view of the latest tick and a 50-tick history:"
     );
     console_log!(
-        "| signals tell their readers | re-renders | frames painted | frames dropped | worst frame ms | run ms | late p50 ms | late p99 ms |"
+        "| signals tell their readers | ticks received | re-renders | frames painted | frames dropped | worst frame ms | run ms | late p50 ms | late p99 ms |"
     );
-    console_log!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-    for (name, per_frame) in [
-        ("once per frame (default)", true),
-        ("at every event (signals_per_frame(false))", false),
+    console_log!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for (name, per_frame, pace) in [
+        ("once per frame (default)", true, None),
+        ("at every event (signals_per_frame(false))", false, None),
+        (
+            "at every event, the server pacing the stream at 30 writes/s (`?pace=30`)",
+            false,
+            Some(30),
+        ),
     ] {
-        let mut run = frame_run(per_frame, EVENTS, RATE).await;
-        assert_eq!(run.late.len(), EVENTS as usize, "every tick arrived");
+        let mut run = frame_run(per_frame, pace, EVENTS, RATE).await;
+        if pace.is_none() {
+            assert_eq!(run.received, EVENTS as usize, "every tick arrived");
+        }
         run.late.sort_by(f64::total_cmp);
         console_log!(
-            "| {name} | {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.1} |",
+            "| {name} | {} | {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.1} |",
+            run.received,
             run.renders,
             run.frames,
             run.dropped,

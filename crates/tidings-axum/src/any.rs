@@ -120,6 +120,15 @@ impl AnyChannel {
         }
     }
 
+    /// A stream for one client at `pace`: see [`Channel::subscribe_paced`].
+    pub fn subscribe_paced(&self, last_event_id: Option<&str>, pace: crate::Pace) -> EventStream {
+        match &self.backend {
+            Backend::Memory(channel) => channel.subscribe_paced(last_event_id, pace),
+            #[cfg(feature = "redis")]
+            Backend::Redis(channel) => channel.subscribe_paced(last_event_id, pace),
+        }
+    }
+
     /// One long-poll: see [`Channel::poll`].
     pub fn poll(&self, last_event_id: Option<&str>, wait: Duration) -> EventStream {
         match &self.backend {

@@ -70,12 +70,12 @@ mod stream;
 pub mod testing;
 
 pub use any::{AnyChannel, PublishError};
-pub use channel::{Channel, ChannelConfig, RESYNC_EVENT};
+pub use channel::{Channel, ChannelConfig, Pace, RESYNC_EVENT};
 pub use last_event_id::{LAST_EVENT_ID_HEADER, LAST_EVENT_ID_PARAM, LastEventId};
 pub use limits::{ConnectionLimiter, ConnectionPermit, LimitExceeded, limit_connections};
 pub use routes::MAX_POLL_WAIT;
 pub use stream::{DEFAULT_KEEP_ALIVE, EventStream};
-pub use tidings_wire::{Frame, TypedEvent};
+pub use tidings_wire::{self as wire, Encoding, Frame, TypedEvent};
 
 /// The crate's README, whose examples run as doctests.
 #[cfg(doctest)]

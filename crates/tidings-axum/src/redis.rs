@@ -192,6 +192,13 @@ impl RedisChannel {
         self.mirror.subscribe(last_event_id)
     }
 
+    /// A response streaming the events to one client at `pace`: see
+    /// [`Channel::subscribe_paced`]. Coalescing follows the [`ChannelConfig`] given in
+    /// [`RedisConfig::channel`], applied on each server as it mirrors the events.
+    pub fn subscribe_paced(&self, last_event_id: Option<&str>, pace: crate::Pace) -> EventStream {
+        self.mirror.subscribe_paced(last_event_id, pace)
+    }
+
     /// One long-poll: see [`Channel::poll`].
     pub fn poll(&self, last_event_id: Option<&str>, wait: Duration) -> EventStream {
         self.mirror.poll(last_event_id, wait)

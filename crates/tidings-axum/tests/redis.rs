@@ -11,6 +11,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{Request, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use tidings_axum::redis::{RedisChannel, RedisConfig, RedisHealth};
 use tidings_axum::testing::{EventReader, RedisServer as Redis};
@@ -317,4 +318,59 @@ async fn publishes_to_a_hung_redis_fail_together_not_one_after_another() {
         again.elapsed()
     );
     accepting.abort();
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Reading {
+    sensor: u32,
+    value: u32,
+}
+
+impl tidings_axum::TypedEvent for Reading {
+    const NAME: &'static str = "reading";
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paced_client_of_a_mirror_gets_the_newest_reading_per_sensor() {
+    let redis = Redis::start();
+    let publisher = instance(&redis, "readings", 1_000);
+    let coalescing =
+        ChannelConfig::default().coalesce(|reading: &Reading| reading.sensor.to_string());
+    let mirror = RedisChannel::open(RedisConfig::new(redis.url(), "readings").channel(coalescing))
+        .expect("a Redis URL");
+    wait_until_up(&[&publisher, &mirror]).await;
+    let mut ids = Vec::new();
+    for value in 0..300 {
+        let reading = Reading {
+            sensor: value % 4,
+            value,
+        };
+        ids.push(publisher.publish(&reading).await.expect("published"));
+    }
+    // The mirror has all 300 once a plain subscriber resuming from the first has them.
+    let all = connect(&mirror, Some(&ids[0])).await.events(299).await;
+    assert_eq!(all.len(), 299);
+
+    let response = mirror
+        .subscribe_paced(Some(&ids[0]), tidings_axum::Pace::per_second(2))
+        .into_response();
+    let mut paced = EventReader::new(response.into_body());
+    let got = paced.events(4).await;
+    let more = tokio::time::timeout(Duration::from_millis(700), paced.events(1)).await;
+    assert!(more.is_err(), "nothing more: {more:?}");
+    let values: Vec<&str> = got.iter().map(|e| e.data.as_str()).collect();
+    assert_eq!(
+        values,
+        [
+            r#"{"sensor":0,"value":296}"#,
+            r#"{"sensor":1,"value":297}"#,
+            r#"{"sensor":2,"value":298}"#,
+            r#"{"sensor":3,"value":299}"#,
+        ],
+        "coalesced where mirrored, though the publisher does not coalesce"
+    );
+    assert_eq!(
+        got.last().map(|e| e.last_event_id.as_str()),
+        ids.last().map(String::as_str)
+    );
 }

@@ -54,7 +54,7 @@ async fn stream(
     LastEventId(id): LastEventId,
     peer: PeerIp,
 ) -> Response {
-    streams::open(&state, &state.blog.channel, id.as_deref(), peer)
+    streams::open(&state, &state.blog.channel, id.as_deref(), None, peer)
 }
 
 async fn poll(

@@ -145,7 +145,13 @@ async fn stream(
     if job.done_id.is_some() && job.done_id == last {
         return StatusCode::NO_CONTENT.into_response();
     }
-    streams::open(&state, &job.channel.clone().into(), last.as_deref(), peer)
+    streams::open(
+        &state,
+        &job.channel.clone().into(),
+        last.as_deref(),
+        None,
+        peer,
+    )
 }
 
 async fn poll(

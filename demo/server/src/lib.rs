@@ -104,7 +104,14 @@ pub fn state(config: &Config) -> Result<(AppState, Shutdown), String> {
     let channel_config = ChannelConfig::default()
         .capacity(config.replay_capacity)
         .max_age(Some(config.replay_max_age));
-    let ticker = feed(config, "ticker", channel_config.clone())?;
+    // Paced clients (`?pace=N`) get the newest tick per symbol.
+    let ticker = feed(
+        config,
+        "ticker",
+        channel_config
+            .clone()
+            .coalesce(|tick: &demo_events::Tick| tick.symbol.clone()),
+    )?;
     if !config.no_ticker {
         ticker::start(ticker.clone(), config.tick_interval);
     }

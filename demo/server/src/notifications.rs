@@ -52,6 +52,7 @@ async fn stream(
         &state,
         &state.notifications.channel(&user).into(),
         id.as_deref(),
+        None,
         peer,
     )
 }

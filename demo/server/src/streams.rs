@@ -5,11 +5,12 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use tidings_axum::AnyChannel;
 use tidings_axum::deadline::PeerAddr;
+use tidings_axum::{AnyChannel, Pace};
 
 use crate::AppState;
 
@@ -54,19 +55,52 @@ impl PeerIp {
     }
 }
 
-/// A stream of `channel` for one client, resuming after `last_event_id`.
+/// Paced writes at most, a second: a client asking for more gets every event anyway.
+pub const MAX_PACE: u32 = 1_000;
+
+/// The query of a stream that can be paced: `?pace=N` asks for at most N writes a second,
+/// each with the newest tick per symbol and every other event (see [`Pace`]).
+#[derive(Debug, Deserialize)]
+pub struct PaceQuery {
+    /// Writes a second, 1 to [`MAX_PACE`].
+    pub pace: Option<u32>,
+}
+
+impl PaceQuery {
+    /// The pace asked for, or the `400` to answer.
+    ///
+    /// # Errors
+    ///
+    /// A pace of 0 or over [`MAX_PACE`].
+    pub fn pace(&self) -> Result<Option<Pace>, (StatusCode, String)> {
+        match self.pace {
+            None => Ok(None),
+            Some(writes @ 1..=MAX_PACE) => Ok(Some(Pace::per_second(writes))),
+            Some(_) => Err((
+                StatusCode::BAD_REQUEST,
+                format!("pace must be 1 to {MAX_PACE} writes a second"),
+            )),
+        }
+    }
+}
+
+/// A stream of `channel` for one client, resuming after `last_event_id`, at `pace` if given.
 pub fn open(
     state: &AppState,
     feed: &AnyChannel,
     last_event_id: Option<&str>,
+    pace: Option<Pace>,
     peer: PeerIp,
 ) -> Response {
     let permit = match state.limiter.try_acquire(peer.0) {
         Ok(permit) => permit,
         Err(refused) => return refused.into_response(),
     };
-    let stream = feed
-        .subscribe(last_event_id)
+    let stream = match pace {
+        None => feed.subscribe(last_event_id),
+        Some(pace) => feed.subscribe_paced(last_event_id, pace),
+    };
+    let stream = stream
         .retry(state.config.retry)
         .keep_alive(state.config.keep_alive)
         .hold(permit);

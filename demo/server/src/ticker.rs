@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use demo_events::{Tick, Trade};
 use tidings_axum::LastEventId;
@@ -52,12 +52,18 @@ pub fn start(channel: AnyChannel, interval: Duration) {
     });
 }
 
+/// `GET /api/ticker[?pace=N]`: every tick and trade, or at most N writes a second with the
+/// newest tick per symbol and every trade.
 async fn stream(
     State(state): State<AppState>,
     LastEventId(id): LastEventId,
+    Query(query): Query<streams::PaceQuery>,
     peer: PeerIp,
 ) -> Response {
-    streams::open(&state, &state.ticker, id.as_deref(), peer)
+    match query.pace() {
+        Ok(pace) => streams::open(&state, &state.ticker, id.as_deref(), pace, peer),
+        Err(refused) => refused.into_response(),
+    }
 }
 
 async fn poll(

@@ -223,3 +223,40 @@ async fn polling_returns_the_same_events() {
     assert_eq!(events.len(), 2);
     assert!(events[1].data.contains("Three"));
 }
+
+/// `?pace=N`: at most N writes a second, each with the newest tick per symbol and every
+/// trade; a pace out of range is a `400` that says the range.
+#[tokio::test]
+async fn a_paced_ticker_sends_a_few_writes_of_the_latest_prices() {
+    let app = server(|_| {});
+    for pace in ["0", "1001"] {
+        let refused = send(&app, get(&format!("/api/ticker?pace={pace}"))).await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "pace={pace}");
+        assert_eq!(
+            body_text(refused).await,
+            "pace must be 1 to 1000 writes a second"
+        );
+    }
+    let paced = send(&app, get("/api/ticker?pace=2")).await;
+    let every = send(&app, get("/api/ticker")).await;
+    let read_for = |response: axum::response::Response| async move {
+        let mut reader = EventReader::new(response.into_body());
+        let mut events = Vec::new();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(1_200);
+        while let Ok(more) = tokio::time::timeout_at(deadline, reader.events(1)).await {
+            events.extend(more);
+        }
+        events
+    };
+    let (paced, every) = tokio::join!(read_for(paced), read_for(every));
+    let ticks =
+        |events: &[tidings_wire::Event]| events.iter().filter(|e| e.event_type == "tick").count();
+    // A tick every 10 ms: some 120 in 1.2 s; paced, 3 symbols in each of about 3 writes.
+    assert!(ticks(&every) > 60, "{} ticks unpaced", ticks(&every));
+    assert!(
+        ticks(&paced) <= 3 * 4,
+        "{} ticks at 2 writes a second",
+        ticks(&paced)
+    );
+    assert!(ticks(&paced) >= 1, "the newest prices still come");
+}

@@ -4,7 +4,8 @@
 //! after it to replay exactly the burst); `POST /api/firehose/paced` `{"count":N,"rate":R}` does the same in the
 //! background at R events per second, each tick's `price` holding the time it was published
 //! (milliseconds since the Unix epoch, to the microsecond), for latency measurements; and
-//! `GET /api/firehose` streams them, `/api/firehose/poll` polls them. At most
+//! `GET /api/firehose` streams them (`?pace=N`: at most N writes a second, with the newest
+//! tick and every marker), `/api/firehose/poll` polls them. At most
 //! [`MAX_PACED`](crate::MAX_PACED) paced runs go at once; more get `503`.
 
 use axum::extract::{Query, State};
@@ -160,9 +161,13 @@ async fn paced(State(state): State<Fixtures>, Json(request): Json<Paced>) -> Res
 async fn stream(
     State(state): State<Fixtures>,
     LastEventId(id): LastEventId,
+    Query(query): Query<streams::PaceQuery>,
     peer: PeerIp,
 ) -> Response {
-    streams::open(&state.demo, &state.firehose, id.as_deref(), peer)
+    match query.pace() {
+        Ok(pace) => streams::open(&state.demo, &state.firehose, id.as_deref(), pace, peer),
+        Err(refused) => refused.into_response(),
+    }
 }
 
 async fn poll(

@@ -81,7 +81,9 @@ pub fn app(
         firehose: demo_server::feed(
             config,
             "firehose",
-            ChannelConfig::default().capacity(200_000),
+            ChannelConfig::default()
+                .capacity(200_000)
+                .coalesce(|tick: &demo_events::Tick| tick.symbol.clone()),
         )?,
         hostile: Arc::new(Semaphore::new(MAX_HOSTILE)),
         paced: Arc::new(Semaphore::new(MAX_PACED)),

@@ -360,3 +360,70 @@ async fn signals_tell_their_readers_once_per_frame_under_a_burst() {
         per_frame.latest
     );
 }
+
+#[wasm_bindgen_test]
+async fn a_paced_stream_brings_the_newest_tick_in_a_few_writes_and_resumes_exactly() {
+    clear_faults().await;
+    with_owner(|| async {
+        // Four writes a second at most, the firehose's ticks coalescing (one symbol), beside a
+        // stream of every event.
+        let paced =
+            use_sse_with_options(url("/api/firehose?pace=4"), quick().sharing(Sharing::Own));
+        let every = use_sse_with_options(url("/api/firehose"), quick().sharing(Sharing::Own));
+        let (paced_seqs, all_seqs) = (tick_seqs(paced), tick_seqs(every));
+        wait_for(
+            "both open",
+            PATIENCE,
+            || {
+                (paced.state().get_untracked().is_open() && every.state().get_untracked().is_open())
+                    .then_some(())
+            },
+            || {
+                format!(
+                    "{:?} {:?}",
+                    paced.state().get_untracked(),
+                    every.state().get_untracked()
+                )
+            },
+        )
+        .await;
+        for round in ["live", "resumed after a drop"] {
+            let (paced_before, all_before) = (paced_seqs.borrow().len(), all_seqs.borrow().len());
+            if round != "live" {
+                // Every stream ends; the burst goes out before the clients are back.
+                fault("drop", "{}").await;
+            }
+            burst(2_000).await;
+            wait_for(
+                "every tick on one stream, the newest on the other, the same last ID",
+                PATIENCE,
+                || {
+                    let all = all_seqs.borrow();
+                    let done = all.len() >= all_before + 2_000
+                        && paced_seqs.borrow().last() == all.last()
+                        && paced.last_event_id().get_untracked()
+                            == every.last_event_id().get_untracked();
+                    done.then_some(())
+                },
+                || {
+                    format!(
+                        "{round}: paced {:?} at {:?}, every {} to {:?} at {:?}",
+                        &paced_seqs.borrow()[paced_before..],
+                        paced.last_event_id().get_untracked(),
+                        all_seqs.borrow().len() - all_before,
+                        all_seqs.borrow().last(),
+                        every.last_event_id().get_untracked()
+                    )
+                },
+            )
+            .await;
+            let paced_got = paced_seqs.borrow().len() - paced_before;
+            assert!(
+                (1..=6).contains(&paced_got),
+                "{round}: {paced_got} of 2000 ticks in a paced stream"
+            );
+            assert_consecutive(&all_seqs.borrow()[all_before..]);
+        }
+    })
+    .await;
+}

@@ -10,6 +10,7 @@ use futures_util::Stream;
 use pin_project_lite::pin_project;
 use tokio::sync::futures::OwnedNotified;
 
+use super::pace::{Pace, Pacing};
 use super::{BATCH_BYTES, Batch, Channel, Key};
 
 pin_project! {
@@ -27,13 +28,22 @@ pin_project! {
         // the stream.
         #[pin]
         wake: OwnedNotified,
+        // For a paced subscriber (boxed: most are not, and every idle stream holds one).
+        pacing: Option<Box<Pacing>>,
         ended: bool,
     }
 }
 
 impl Follow {
-    /// Follows `channel` from `cursor`, sending `first` (a resync) before anything else.
-    pub(super) fn new(channel: Channel, cursor: u64, after: Key, first: Option<Bytes>) -> Self {
+    /// Follows `channel` from `cursor`, sending `first` (a resync) before anything else, at
+    /// `pace` if given.
+    pub(super) fn new(
+        channel: Channel,
+        cursor: u64,
+        after: Key,
+        first: Option<Bytes>,
+        pace: Option<Pace>,
+    ) -> Self {
         let wake = channel.shared.wake.clone().notified_owned();
         Self {
             channel,
@@ -44,6 +54,7 @@ impl Follow {
                 .unwrap_or_default()
                 .into_iter(),
             wake,
+            pacing: pace.map(|pace| Box::new(Pacing::new(pace))),
             ended: false,
         }
     }
@@ -63,12 +74,30 @@ impl Stream for Follow {
             if *this.ended {
                 return Poll::Ready(None);
             }
+            if let Some(pacing) = this.pacing.as_mut()
+                && !pacing.poll_ready(cx)
+            {
+                return Poll::Pending;
+            }
             // Registered before the look: an event published after it wakes the stream.
             this.wake.as_mut().enable();
-            match this
-                .channel
-                .read_batch(*this.cursor, *this.after, BATCH_BYTES)
-            {
+            let batch = match this.pacing.as_mut() {
+                None => this
+                    .channel
+                    .read_batch(*this.cursor, *this.after, BATCH_BYTES),
+                Some(pacing) => {
+                    let (batch, more) =
+                        this.channel
+                            .read_paced(*this.cursor, *this.after, BATCH_BYTES);
+                    // A backlog goes out as fast as the client takes it; at the head, the
+                    // next write waits.
+                    if matches!(batch, Batch::Events(..)) && !more {
+                        pacing.wrote();
+                    }
+                    batch
+                }
+            };
+            match batch {
                 Batch::Events(chunks, next) => {
                     *this.cursor = next;
                     *this.pending = chunks.into_iter();

@@ -44,12 +44,13 @@ impl Channel {
         if let Some(event_type) = event_type {
             check_event_type(event_type)?;
         }
+        let group = self.shared.config.group_of(event_type, data);
         let mut log = self.write_log();
         if key <= log.newest_key() {
             return Ok(false);
         }
         let seq = log.next_seq;
-        self.push(&mut log, key, id, event_type, data);
+        self.push(&mut log, key, id, (event_type, group), data);
         drop(log);
         self.announce(seq + 1);
         Ok(true)

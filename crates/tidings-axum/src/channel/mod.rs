@@ -18,12 +18,14 @@ use tokio::time::Instant;
 
 use crate::EventStream;
 
+pub use pace::Pace;
 pub use tidings_wire::RESYNC_EVENT;
 use tidings_wire::protocol::ResyncReason;
 
 mod follow;
 #[cfg(feature = "redis")]
 mod mirror;
+mod pace;
 #[cfg(feature = "redis")]
 pub(crate) use mirror::parse_external_id;
 
@@ -40,13 +42,26 @@ pub(crate) const POLL_BYTES: usize = 1024 * 1024;
 /// What the log keeps at most, in bytes of encoded events, by default.
 const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
 
-/// How much a [`Channel`] remembers for replay.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How much a [`Channel`] remembers for replay, and which of its events supersede others for
+/// [paced](Pace) subscribers.
+#[derive(Clone)]
 #[must_use]
 pub struct ChannelConfig {
     capacity: usize,
     max_age: Option<Duration>,
     max_bytes: usize,
+    coalesce: Vec<pace::Grouping>,
+}
+
+impl fmt::Debug for ChannelConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChannelConfig")
+            .field("capacity", &self.capacity)
+            .field("max_age", &self.max_age)
+            .field("max_bytes", &self.max_bytes)
+            .field("coalesce", &self.coalesce)
+            .finish()
+    }
 }
 
 impl Default for ChannelConfig {
@@ -56,6 +71,7 @@ impl Default for ChannelConfig {
             capacity: 10_000,
             max_age: Some(Duration::from_secs(300)),
             max_bytes: DEFAULT_MAX_BYTES,
+            coalesce: Vec::new(),
         }
     }
 }
@@ -100,6 +116,45 @@ impl ChannelConfig {
         assert!(bytes > 0, "a channel must keep at least one byte");
         self.max_bytes = bytes;
         self
+    }
+
+    /// Events of type `T` with the same `key` supersede one another for [paced](Pace)
+    /// subscribers: of those waiting for a paced write, only the newest is sent. For values
+    /// where only the latest matters, such as one price per symbol: `|tick: &Tick|
+    /// tick.symbol.clone()`. Every other event (and every event to subscribers that are not
+    /// paced) is sent, whatever its type. Call it once per type; the key is computed once per
+    /// event, when it is published, from its data decoded as `T` (an event whose data does not
+    /// decode as `T` supersedes nothing and is never superseded).
+    ///
+    /// ```
+    /// use serde::{Deserialize, Serialize};
+    /// use tidings_axum::{ChannelConfig, TypedEvent};
+    ///
+    /// #[derive(Serialize, Deserialize)]
+    /// struct Tick { symbol: String, price: f64 }
+    /// impl TypedEvent for Tick { const NAME: &'static str = "tick"; }
+    ///
+    /// let config = ChannelConfig::default().coalesce(|tick: &Tick| tick.symbol.clone());
+    /// ```
+    pub fn coalesce<T, K>(mut self, key: impl Fn(&T) -> K + Send + Sync + 'static) -> Self
+    where
+        T: TypedEvent,
+        K: Into<String>,
+    {
+        self.coalesce
+            .push(pace::Grouping::new(T::NAME, move |data| {
+                T::decode(data).ok().map(|event| key(&event).into())
+            }));
+        self
+    }
+
+    /// The group an event belongs to, if its type coalesces.
+    fn group_of(&self, event_type: Option<&str>, data: &str) -> Option<Box<str>> {
+        let event_type = event_type.unwrap_or(DEFAULT_EVENT_TYPE);
+        self.coalesce
+            .iter()
+            .find(|grouping| grouping.event_type() == event_type)
+            .and_then(|grouping| grouping.group(data))
     }
 }
 
@@ -191,6 +246,9 @@ struct Entry {
     /// Its `event` field, if it has one: what [`ReplayLog::recent`] picks events by.
     event_type: Option<Box<str>>,
     published: Instant,
+    /// Its group, if its type coalesces (see [`ChannelConfig::coalesce`]): for paced
+    /// subscribers, a newer event of the same group supersedes it.
+    group: Option<Box<str>>,
     /// The encoded frame, with its ID.
     bytes: Bytes,
 }
@@ -363,16 +421,26 @@ impl Channel {
             #[cfg(feature = "redis")]
             Ids::External => unreachable!("mirrors are appended to, not published to"),
         };
+        // Outside the lock: it may decode the event.
+        let group = self.shared.config.group_of(event_type, data);
         let mut log = self.write_log();
         let seq = log.next_seq;
         let id = format!("{epoch}-{seq}");
-        self.push(&mut log, (0, seq), &id, event_type, data);
+        self.push(&mut log, (0, seq), &id, (event_type, group), data);
         drop(log);
         self.announce(seq + 1);
         Ok(id)
     }
 
-    fn push(&self, log: &mut Log, key: Key, id: &str, event_type: Option<&str>, data: &str) {
+    /// Appends an event with its type and group (see [`ChannelConfig::group_of`]).
+    fn push(
+        &self,
+        log: &mut Log,
+        key: Key,
+        id: &str,
+        (event_type, group): (Option<&str>, Option<Box<str>>),
+        data: &str,
+    ) {
         let seq = log.next_seq;
         let mut frame = Frame::new();
         if let Some(event_type) = event_type {
@@ -388,6 +456,7 @@ impl Channel {
             id: id.into(),
             event_type: event_type.map(Into::into),
             published: now,
+            group,
             bytes,
         });
         log.next_seq = seq + 1;
@@ -429,7 +498,27 @@ impl Channel {
     /// only.
     pub fn subscribe(&self, last_event_id: Option<&str>) -> EventStream {
         let (prefix, cursor, after) = self.start(last_event_id);
-        EventStream::from_bytes(follow::Follow::new(self.clone(), cursor, after, prefix))
+        EventStream::from_bytes(follow::Follow::new(
+            self.clone(),
+            cursor,
+            after,
+            prefix,
+            None,
+        ))
+    }
+
+    /// A response streaming this channel's events as [`subscribe`](Channel::subscribe) does,
+    /// but written at most once per `pace` interval, each write carrying what came meanwhile,
+    /// with superseded events left out (see [`Pace`]).
+    pub fn subscribe_paced(&self, last_event_id: Option<&str>, pace: Pace) -> EventStream {
+        let (prefix, cursor, after) = self.start(last_event_id);
+        EventStream::from_bytes(follow::Follow::new(
+            self.clone(),
+            cursor,
+            after,
+            prefix,
+            Some(pace),
+        ))
     }
 
     /// One long-poll: the events after `last_event_id` as a complete `text/event-stream`

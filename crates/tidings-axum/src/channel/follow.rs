@@ -13,6 +13,10 @@ use tokio::sync::futures::OwnedNotified;
 use super::pace::{Pace, Pacing};
 use super::{BATCH_BYTES, Batch, Channel, Key};
 
+/// The cursor of a stream that has ended (no sequence number gets this far): a flag of its
+/// own would make every idle stream 8 bytes larger.
+const ENDED: u64 = u64::MAX;
+
 pin_project! {
     /// The frames of a channel from a cursor on: what is kept, then what comes, in batches of
     /// at most [`BATCH_BYTES`]. It ends when its next event has left the log (the client comes
@@ -20,8 +24,9 @@ pin_project! {
     pub(super) struct Follow {
         channel: Channel,
         cursor: u64,
-        // Events at or before it are skipped (a resume from an ID newer than the mirror had).
-        after: Key,
+        // Events at or before it are skipped: set only for a resume from an ID newer than the
+        // mirror had (boxed: 8 bytes where most streams need none), and cleared once passed.
+        after: Option<Box<Key>>,
         // What is still to send of the last batch (or the resync that comes first).
         pending: std::vec::IntoIter<Bytes>,
         // Armed before each look at the log, so that an event published after the look wakes
@@ -30,7 +35,6 @@ pin_project! {
         wake: OwnedNotified,
         // For a paced subscriber (boxed: most are not, and every idle stream holds one).
         pacing: Option<Box<Pacing>>,
-        ended: bool,
     }
 }
 
@@ -48,14 +52,13 @@ impl Follow {
         Self {
             channel,
             cursor,
-            after,
+            after: (after > (0, 0)).then(|| Box::new(after)),
             pending: first
                 .map(|first| vec![first])
                 .unwrap_or_default()
                 .into_iter(),
             wake,
             pacing: pace.map(|pace| Box::new(Pacing::new(pace))),
-            ended: false,
         }
     }
 }
@@ -71,7 +74,7 @@ impl Stream for Follow {
             }
             // The batch's buffer is not kept while the stream waits.
             *this.pending = Vec::new().into_iter();
-            if *this.ended {
+            if *this.cursor == ENDED {
                 return Poll::Ready(None);
             }
             if let Some(pacing) = this.pacing.as_mut()
@@ -81,14 +84,15 @@ impl Stream for Follow {
             }
             // Registered before the look: an event published after it wakes the stream.
             this.wake.as_mut().enable();
+            let after = this.after.as_deref().copied().unwrap_or((0, 0));
             let batch = match this.pacing.as_mut() {
                 None => this
                     .channel
-                    .read_batch(*this.cursor, *this.after, BATCH_BYTES),
+                    .read_batch(*this.cursor, after, BATCH_BYTES),
                 Some(pacing) => {
                     let (batch, more) =
                         this.channel
-                            .read_paced(*this.cursor, *this.after, BATCH_BYTES);
+                            .read_paced(*this.cursor, after, BATCH_BYTES);
                     // A backlog goes out as fast as the client takes it; at the head, the
                     // next write waits.
                     if matches!(batch, Batch::Events(..)) && !more {
@@ -99,12 +103,14 @@ impl Stream for Follow {
             };
             match batch {
                 Batch::Events(chunks, next) => {
+                    // Sent past it: nothing after this is at or before it.
+                    *this.after = None;
                     *this.cursor = next;
                     *this.pending = chunks.into_iter();
                     continue;
                 }
                 Batch::Lagged(_) => {
-                    *this.ended = true;
+                    *this.cursor = ENDED;
                     return Poll::Ready(None);
                 }
                 Batch::Empty(next) => *this.cursor = next,

@@ -34,6 +34,17 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
                 ]),
             )
         }
+        Some((which, rest)) if which == "compression" => {
+            if !rest.is_empty() {
+                return Err("`bench compression` takes no options".into());
+            }
+            build_load_tools(&root)?;
+            process::run(
+                "bench compression",
+                std::process::Command::new(root.join("target/release/sse-compress"))
+                    .current_dir(&root),
+            )
+        }
         Some((which, counts)) if which == "server" => {
             if let Some(bad) = counts.iter().find(|n| n.parse::<usize>().is_err()) {
                 return Err(format!("`bench server` takes client counts, not `{bad}`"));

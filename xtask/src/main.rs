@@ -54,6 +54,9 @@ commands:
   bench chaos      10000 events under random drops and 503s, per transport: lost, duplicates
   bench frames     20000 events at 10000/s to a rendered view: re-renders, frames painted and
                    dropped, lateness, with signals per frame (the default) and per event
+  bench compression
+                   the ticker and an LLM token stream, uncompressed, gzip, Brotli, zstd: bytes,
+                   latency, heap per stream, next to axum + tower-http's CompressionLayer
   bench codecs     sensor readings as JSON and as postcard: bytes per event, decoding alone
                    (next to JSON.parse) and streamed through each transport (next to EventSource)
   bench soak [MINUTES] [eventsource|fetch|polling]

@@ -32,7 +32,10 @@ const FUZZ_SECONDS: u32 = 30;
 const FEATURE_SETS: [(&str, &[&str]); 3] = [
     ("tidings-wire", &["", "json", "base64", "postcard"]),
     ("tidings", &["", "ssr", "polling"]),
-    ("tidings-axum", &["", "testing", "redis", "redis,testing"]),
+    (
+        "tidings-axum",
+        &["", "testing", "redis", "redis,testing", "compression"],
+    ),
 ];
 
 /// Crates that build for the browser.
@@ -296,6 +299,9 @@ fn browser_tests(root: &Path) -> Result<(), String> {
         &page,
         "--tick-interval-ms",
         "50",
+        // Every stream of the suite in gzip, each write flushed: the suite checks that nothing
+        // is held back, on top of what it checks anyway.
+        "--compress",
     ];
     args.extend(flags.iter().map(String::as_str));
     let server = process::start_fixture_server("fixture-server (browser tests)", &args)?;

@@ -56,6 +56,9 @@
 
 mod any;
 mod channel;
+#[cfg(feature = "compression")]
+#[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
+pub mod compress;
 pub mod deadline;
 mod last_event_id;
 mod limits;

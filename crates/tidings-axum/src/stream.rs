@@ -34,6 +34,8 @@ pub struct EventStream {
     retry: Option<Duration>,
     /// Values kept alive as long as the stream: see [`EventStream::hold`].
     held: Vec<Box<dyn Send + Sync>>,
+    #[cfg(feature = "compression")]
+    compression: Option<crate::compress::Compression>,
 }
 
 impl EventStream {
@@ -55,6 +57,8 @@ impl EventStream {
             keep_alive: Some(DEFAULT_KEEP_ALIVE),
             retry: None,
             held: Vec::new(),
+            #[cfg(feature = "compression")]
+            compression: None,
         }
     }
 
@@ -94,6 +98,19 @@ impl EventStream {
         self.retry = Some(delay);
         self
     }
+
+    /// Compresses the stream with `coding` (none for `None`), flushing after every write so
+    /// that each event goes out whole and at once: see [`compress`](crate::compress). Pass what
+    /// [`AcceptEncoding`](crate::compress::AcceptEncoding) (or
+    /// [`Compression::negotiate`](crate::compress::Compression::negotiate)) found in the
+    /// request: a client must have offered the coding. The response says `Content-Encoding`
+    /// and `Vary: Accept-Encoding`.
+    #[cfg(feature = "compression")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
+    pub fn compress(mut self, coding: Option<crate::compress::Compression>) -> Self {
+        self.compression = coding;
+        self
+    }
 }
 
 impl IntoResponse for EventStream {
@@ -111,21 +128,39 @@ impl IntoResponse for EventStream {
             }),
             _held: self.held,
         };
-        (
-            [
-                (
-                    CONTENT_TYPE,
-                    HeaderValue::from_static(tidings_wire::CONTENT_TYPE),
-                ),
-                (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-                (
-                    axum::http::HeaderName::from_static("x-accel-buffering"),
-                    HeaderValue::from_static("no"),
-                ),
-            ],
-            Body::new(body),
-        )
-            .into_response()
+        let headers = [
+            (
+                CONTENT_TYPE,
+                HeaderValue::from_static(tidings_wire::CONTENT_TYPE),
+            ),
+            (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (
+                axum::http::HeaderName::from_static("x-accel-buffering"),
+                HeaderValue::from_static("no"),
+            ),
+        ];
+        #[cfg(feature = "compression")]
+        let body = match self.compression {
+            None => body,
+            Some(coding) => match crate::compress::Compressed::new(body, coding) {
+                Ok(compressed) => {
+                    let mut response = (headers, Body::new(compressed)).into_response();
+                    let response_headers = response.headers_mut();
+                    response_headers.insert(
+                        axum::http::header::CONTENT_ENCODING,
+                        crate::compress::header_value(coding),
+                    );
+                    response_headers.append(
+                        axum::http::header::VARY,
+                        HeaderValue::from_static("accept-encoding"),
+                    );
+                    return response;
+                }
+                // No compressor to be had: the stream goes out as it is.
+                Err(body) => body,
+            },
+        };
+        (headers, Body::new(body)).into_response()
     }
 }
 

@@ -14,7 +14,7 @@ use demo_events::{Post, PostDeleted, PostUpdated, Views};
 use serde::Deserialize;
 use tidings_axum::LastEventId;
 
-use crate::streams::{self, PeerIp, PollQuery};
+use crate::streams::{self, PeerIp, PollQuery, StreamRequest};
 use tidings_axum::AnyChannel;
 
 use crate::AppState;
@@ -49,12 +49,8 @@ pub struct Draft {
     body: String,
 }
 
-async fn stream(
-    State(state): State<AppState>,
-    LastEventId(id): LastEventId,
-    peer: PeerIp,
-) -> Response {
-    streams::open(&state, &state.blog.channel, id.as_deref(), None, peer)
+async fn stream(State(state): State<AppState>, request: StreamRequest) -> Response {
+    streams::open(&state, &state.blog.channel, &request)
 }
 
 async fn poll(

@@ -132,6 +132,12 @@ pub struct Config {
     /// Do not run the stock ticker here (with `--redis`, one server ticks for all).
     #[arg(long, env = "TIDINGS_DEMO_NO_TICKER")]
     pub no_ticker: bool,
+
+    /// Compress event streams in the coding the client offers (zstd, Brotli or gzip), each
+    /// write flushed. Fewer bytes on the wire for busy streams, at some hundreds of KiB of
+    /// memory per stream: see `tidings_axum::compress`.
+    #[arg(long, env = "TIDINGS_DEMO_COMPRESS")]
+    pub compress: bool,
 }
 
 impl Config {

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use tidings_axum::{Channel, LastEventId};
 
 use crate::AppState;
-use crate::streams::{self, PeerIp, PollQuery};
+use crate::streams::{self, PeerIp, PollQuery, StreamRequest};
 
 /// Jobs kept at most, running and finished: more are refused with `503` until some go.
 pub const MAX_JOBS: usize = 256;
@@ -136,22 +136,15 @@ async fn start(
 async fn stream(
     State(state): State<AppState>,
     Path(id): Path<u64>,
-    LastEventId(last): LastEventId,
-    peer: PeerIp,
+    request: StreamRequest,
 ) -> Response {
     let Some(job) = state.jobs.get(id) else {
         return (StatusCode::NOT_FOUND, "no such job").into_response();
     };
-    if job.done_id.is_some() && job.done_id == last {
+    if job.done_id.is_some() && job.done_id == request.last_event_id {
         return StatusCode::NO_CONTENT.into_response();
     }
-    streams::open(
-        &state,
-        &job.channel.clone().into(),
-        last.as_deref(),
-        None,
-        peer,
-    )
+    streams::open(&state, &job.channel.clone().into(), &request)
 }
 
 async fn poll(

@@ -15,7 +15,7 @@ use tidings_axum::{Channel, LastEventId};
 
 use crate::AppState;
 use crate::auth::{Admin, SignedIn};
-use crate::streams::{self, PeerIp, PollQuery};
+use crate::streams::{self, PeerIp, PollQuery, StreamRequest};
 
 /// One channel per account, made on first use (accounts are fixed, so channels are bounded).
 #[derive(Debug, Clone, Default)]
@@ -45,16 +45,9 @@ pub fn routes() -> Router<AppState> {
 async fn stream(
     State(state): State<AppState>,
     SignedIn { user, .. }: SignedIn,
-    LastEventId(id): LastEventId,
-    peer: PeerIp,
+    request: StreamRequest,
 ) -> Response {
-    streams::open(
-        &state,
-        &state.notifications.channel(&user).into(),
-        id.as_deref(),
-        None,
-        peer,
-    )
+    streams::open(&state, &state.notifications.channel(&user).into(), &request)
 }
 
 async fn poll(

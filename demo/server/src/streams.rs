@@ -1,5 +1,5 @@
 //! What every feed's stream and poll endpoints share: connection limits, the retry hint and
-//! keep-alive, and ending at shutdown.
+//! keep-alive, pacing and compression on request, and ending at shutdown.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -9,8 +9,9 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use tidings_axum::compress::{AcceptEncoding, Compression};
 use tidings_axum::deadline::PeerAddr;
-use tidings_axum::{AnyChannel, Pace};
+use tidings_axum::{AnyChannel, LastEventId, Pace};
 
 use crate::AppState;
 
@@ -58,49 +59,73 @@ impl PeerIp {
 /// Paced writes at most, a second: a client asking for more gets every event anyway.
 pub const MAX_PACE: u32 = 1_000;
 
-/// The query of a stream that can be paced: `?pace=N` asks for at most N writes a second,
-/// each with the newest tick per symbol and every other event (see [`Pace`]).
-#[derive(Debug, Deserialize)]
-pub struct PaceQuery {
-    /// Writes a second, 1 to [`MAX_PACE`].
-    pub pace: Option<u32>,
+/// What a stream request brings: the last event ID it resumes after, the pace it asks for
+/// (`?pace=N`: at most N writes a second, see [`Pace`]), the compression its `Accept-Encoding`
+/// allows, and the client's address. Extracting it answers `400` for a pace out of range.
+#[derive(Debug, Clone)]
+pub struct StreamRequest {
+    /// The `Last-Event-ID` header, or the `lastEventId` query parameter.
+    pub last_event_id: Option<String>,
+    /// `?pace=N`, 1 to [`MAX_PACE`].
+    pub pace: Option<Pace>,
+    /// The coding the client offered that the server likes best (used with `--compress`).
+    pub coding: Option<Compression>,
+    /// Who asks.
+    pub peer: PeerIp,
 }
 
-impl PaceQuery {
-    /// The pace asked for, or the `400` to answer.
-    ///
-    /// # Errors
-    ///
-    /// A pace of 0 or over [`MAX_PACE`].
-    pub fn pace(&self) -> Result<Option<Pace>, (StatusCode, String)> {
-        match self.pace {
-            None => Ok(None),
-            Some(writes @ 1..=MAX_PACE) => Ok(Some(Pace::per_second(writes))),
-            Some(_) => Err((
-                StatusCode::BAD_REQUEST,
-                format!("pace must be 1 to {MAX_PACE} writes a second"),
-            )),
-        }
+#[derive(Debug, Deserialize)]
+struct PaceQuery {
+    pace: Option<u32>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for StreamRequest {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let pace = match axum::extract::Query::<PaceQuery>::from_request_parts(parts, state).await {
+            Ok(query) => query.0.pace,
+            // An unknown parameter is no concern of ours; a pace that is not a number is.
+            Err(refused) => return Err(refused.into_response()),
+        };
+        let pace = match pace {
+            None => None,
+            Some(writes @ 1..=MAX_PACE) => Some(Pace::per_second(writes)),
+            Some(_) => {
+                return Err((
+                    StatusCode::BAD_REQUEST,
+                    format!("pace must be 1 to {MAX_PACE} writes a second"),
+                )
+                    .into_response());
+            }
+        };
+        let Ok(LastEventId(last_event_id)) = LastEventId::from_request_parts(parts, state).await;
+        let Ok(AcceptEncoding(coding)) = AcceptEncoding::from_request_parts(parts, state).await;
+        let Ok(peer) = PeerIp::from_request_parts(parts, state).await;
+        Ok(Self {
+            last_event_id,
+            pace,
+            coding,
+            peer,
+        })
     }
 }
 
-/// A stream of `channel` for one client, resuming after `last_event_id`, at `pace` if given.
-pub fn open(
-    state: &AppState,
-    feed: &AnyChannel,
-    last_event_id: Option<&str>,
-    pace: Option<Pace>,
-    peer: PeerIp,
-) -> Response {
-    let permit = match state.limiter.try_acquire(peer.0) {
+/// A stream of `feed` for one client, as `request` asks: resuming after its last event ID, at
+/// its pace, compressed if the server is run with `--compress` and the client offered a coding.
+pub fn open(state: &AppState, feed: &AnyChannel, request: &StreamRequest) -> Response {
+    let permit = match state.limiter.try_acquire(request.peer.0) {
         Ok(permit) => permit,
         Err(refused) => return refused.into_response(),
     };
-    let stream = match pace {
+    let last_event_id = request.last_event_id.as_deref();
+    let stream = match request.pace {
         None => feed.subscribe(last_event_id),
         Some(pace) => feed.subscribe_paced(last_event_id, pace),
     };
+    let coding = request.coding.filter(|_| state.config.compress);
     let stream = stream
+        .compress(coding)
         .retry(state.config.retry)
         .keep_alive(state.config.keep_alive)
         .hold(permit);

@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use demo_events::{Tick, Trade};
 use tidings_axum::LastEventId;
 
-use crate::streams::{self, PeerIp, PollQuery};
+use crate::streams::{self, PeerIp, PollQuery, StreamRequest};
 use tidings_axum::AnyChannel;
 
 use crate::AppState;
@@ -54,16 +54,8 @@ pub fn start(channel: AnyChannel, interval: Duration) {
 
 /// `GET /api/ticker[?pace=N]`: every tick and trade, or at most N writes a second with the
 /// newest tick per symbol and every trade.
-async fn stream(
-    State(state): State<AppState>,
-    LastEventId(id): LastEventId,
-    Query(query): Query<streams::PaceQuery>,
-    peer: PeerIp,
-) -> Response {
-    match query.pace() {
-        Ok(pace) => streams::open(&state, &state.ticker, id.as_deref(), pace, peer),
-        Err(refused) => refused.into_response(),
-    }
+async fn stream(State(state): State<AppState>, request: StreamRequest) -> Response {
+    streams::open(&state, &state.ticker, &request)
 }
 
 async fn poll(

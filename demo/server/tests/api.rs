@@ -260,3 +260,51 @@ async fn a_paced_ticker_sends_a_few_writes_of_the_latest_prices() {
     );
     assert!(ticks(&paced) >= 1, "the newest prices still come");
 }
+
+/// With `--compress`, streams come in the coding the client offered, each write decodable at
+/// once; without it, or without an offer, as they are.
+#[tokio::test]
+async fn streams_are_compressed_when_the_server_is_told_to_and_the_client_offers() {
+    use http_body_util::BodyExt;
+    use std::io::Write;
+    let offer = |app: &axum::Router| {
+        let app = app.clone();
+        async move {
+            let request = Request::get("/api/ticker")
+                .header(header::ACCEPT_ENCODING, "gzip, deflate")
+                .body(Body::empty())
+                .expect("valid");
+            send(&app, request).await
+        }
+    };
+    let plain = offer(&server(|_| {})).await;
+    assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+
+    let app = server(|config| config.compress = true);
+    assert!(
+        send(&app, get("/api/ticker"))
+            .await
+            .headers()
+            .get(header::CONTENT_ENCODING)
+            .is_none(),
+        "nothing offered, nothing compressed"
+    );
+    let compressed = offer(&app).await;
+    assert_eq!(compressed.headers()[header::CONTENT_ENCODING], "gzip");
+    let mut body = compressed.into_body();
+    let mut decoder = flate2::write::GzDecoder::new(Vec::new());
+    let mut parser = tidings_wire::Parser::new();
+    let mut ticks = 0;
+    while ticks < 5 {
+        let frame = body.frame().await.expect("open").expect("infallible");
+        decoder
+            .write_all(&frame.into_data().expect("data"))
+            .expect("gzip");
+        decoder.flush().expect("gzip");
+        let events = parser.feed_owned(&std::mem::take(decoder.get_mut()));
+        ticks += events
+            .iter()
+            .filter(|e| e.as_ref().is_ok_and(|e| e.event_type == "tick"))
+            .count();
+    }
+}

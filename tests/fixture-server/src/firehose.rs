@@ -158,16 +158,8 @@ async fn paced(State(state): State<Fixtures>, Json(request): Json<Paced>) -> Res
     Json(serde_json::json!({"first": first, "count": count, "after": after})).into_response()
 }
 
-async fn stream(
-    State(state): State<Fixtures>,
-    LastEventId(id): LastEventId,
-    Query(query): Query<streams::PaceQuery>,
-    peer: PeerIp,
-) -> Response {
-    match query.pace() {
-        Ok(pace) => streams::open(&state.demo, &state.firehose, id.as_deref(), pace, peer),
-        Err(refused) => refused.into_response(),
-    }
+async fn stream(State(state): State<Fixtures>, request: streams::StreamRequest) -> Response {
+    streams::open(&state.demo, &state.firehose, &request)
 }
 
 async fn poll(

@@ -6,6 +6,7 @@
 mod basics;
 mod chaos;
 mod codecs;
+mod compression;
 mod features;
 mod hostile;
 mod interop;

@@ -86,13 +86,9 @@ impl Stream for Follow {
             this.wake.as_mut().enable();
             let after = this.after.as_deref().copied().unwrap_or((0, 0));
             let batch = match this.pacing.as_mut() {
-                None => this
-                    .channel
-                    .read_batch(*this.cursor, after, BATCH_BYTES),
+                None => this.channel.read_batch(*this.cursor, after, BATCH_BYTES),
                 Some(pacing) => {
-                    let (batch, more) =
-                        this.channel
-                            .read_paced(*this.cursor, after, BATCH_BYTES);
+                    let (batch, more) = this.channel.read_paced(*this.cursor, after, BATCH_BYTES);
                     // A backlog goes out as fast as the client takes it; at the head, the
                     // next write waits.
                     if matches!(batch, Batch::Events(..)) && !more {

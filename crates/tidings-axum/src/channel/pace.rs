@@ -27,7 +27,7 @@ const WINDOW: usize = 4096;
 /// supersedes), so the client's `Last-Event-ID` is always the newest event it has been told
 /// about, and a client that reconnects gets everything after it, paced the same way. A
 /// backlog (a resume, or a client that fell behind) goes out as fast as the client takes it,
-/// coalesced [`WINDOW`] events at a time, and the pace applies again once it has caught up.
+/// coalesced 4 096 events at a time, and the pace applies again once it has caught up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Pace {
     interval: Duration,

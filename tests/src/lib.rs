@@ -15,6 +15,13 @@ pub const TEST_SERVER: &str = match option_env!("TIDINGS_TEST_SERVER") {
     None => "http://127.0.0.1:3917",
 };
 
+/// The same server over HTTPS (HTTP/2 by ALPN), with a local certificate the test browsers
+/// accept (`acceptInsecureCerts`): `cargo xtask test` sets `TIDINGS_TEST_TLS_SERVER`.
+pub const TLS_TEST_SERVER: &str = match option_env!("TIDINGS_TEST_TLS_SERVER") {
+    Some(url) => url,
+    None => "https://127.0.0.1:3925",
+};
+
 /// The third-party SSE server of the interop browser tests (sse-starlette, `tests/interop/`),
 /// fixed when they are compiled: `cargo xtask test` sets `TIDINGS_PEER_SERVER` and starts it.
 pub const PEER_SERVER: &str = match option_env!("TIDINGS_PEER_SERVER") {

@@ -22,7 +22,11 @@
 //!   browser's `JSON.parse` on the same JSON), and whole streams from the server through each
 //!   transport (next to the native `EventSource` with `JSON.parse`).
 //!
-//! They assert only that every client got every event.
+//! - `http2` (`bench http2`): 12 streams of the firehose in one page, over HTTP/1.1 and over
+//!   HTTP/2 (the fixture server's HTTPS twin), 1 000 ticks at 500 a second: streams live,
+//!   events delivered, and how late.
+//!
+//! They assert only that every client got every event (`http2`: every live stream).
 #![cfg(target_arch = "wasm32")]
 
 use std::cell::Cell;
@@ -542,6 +546,111 @@ async fn codecs() {
         json_bytes,
         millis,
     );
+}
+
+/// The ticks one stream got: `seq` and how late, in milliseconds.
+type Arrivals = Rc<std::cell::RefCell<Vec<(u64, f64)>>>;
+
+/// The `http2` benchmark.
+#[wasm_bindgen_test]
+async fn http2() {
+    use leptos::prelude::GetUntracked;
+    const STREAMS: usize = 12;
+    const EVENTS: u32 = 1_000;
+    const RATE: u32 = 500;
+    console_log!(
+        "{STREAMS} streams of the firehose in one page (EventSource), {EVENTS} ticks at {RATE}/s:"
+    );
+    console_log!(
+        "| protocol | streams live | events delivered | late p50 ms | late p99 ms | late max ms |"
+    );
+    console_log!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    for (name, base) in [
+        ("HTTP/1.1", TEST_SERVER),
+        ("HTTP/2 (TLS)", tidings_tests::TLS_TEST_SERVER),
+    ] {
+        with_owner(|| async {
+            let lates: Vec<Arrivals> = (0..STREAMS)
+                .map(|_| Rc::new(std::cell::RefCell::new(Vec::new())))
+                .collect();
+            let streams: Vec<tidings::Sse> = lates
+                .iter()
+                .map(|late| {
+                    let sse = use_sse_with_options(
+                        format!("{base}/api/firehose"),
+                        tidings_tests::browser::quick().sharing(tidings::Sharing::Own),
+                    );
+                    let late = late.clone();
+                    sse.on::<Tick>(move |tick| {
+                        late.borrow_mut().push((tick.seq, epoch_now() - tick.price));
+                    });
+                    sse
+                })
+                .collect();
+            // As many open as the protocol lets open.
+            tidings_tests::browser::sleep(Duration::from_secs(2)).await;
+            let open = streams
+                .iter()
+                .filter(|sse| sse.state().get_untracked().is_open())
+                .count();
+            // Asked under another name of the same server: over HTTP/1.1, the six connections
+            // to `base` are taken by streams, and the request would wait behind them.
+            let other_name = base.replace("127.0.0.1", "localhost");
+            let answer: serde_json::Value =
+                gloo_net::http::Request::post(&format!("{other_name}/api/firehose/paced"))
+                    .header("Content-Type", "application/json")
+                    .body(format!(r#"{{"count":{EVENTS},"rate":{RATE}}}"#))
+                    .expect("a request")
+                    .send()
+                    .await
+                    .expect("the firehose answers")
+                    .json()
+                    .await
+                    .expect("JSON");
+            let first = answer["first"].as_u64().expect("the first seq");
+            let run = first..first + u64::from(EVENTS);
+            let delivered = |late: &Arrivals| {
+                late.borrow()
+                    .iter()
+                    .filter(|(seq, _)| run.contains(seq))
+                    .count()
+            };
+            wait_for(
+                "every open stream's ticks",
+                Duration::from_secs(30),
+                || {
+                    let full = lates
+                        .iter()
+                        .filter(|l| delivered(l) >= EVENTS as usize)
+                        .count();
+                    (full >= open).then_some(())
+                },
+                || format!("{name}: {open} open"),
+            )
+            .await;
+            let live = lates.iter().filter(|l| delivered(l) > 0).count();
+            let total: usize = lates.iter().map(delivered).sum();
+            let mut late: Vec<f64> = lates
+                .iter()
+                .flat_map(|l| {
+                    l.borrow()
+                        .iter()
+                        .filter(|(seq, _)| run.contains(seq))
+                        .map(|(_, late)| *late)
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            late.sort_by(f64::total_cmp);
+            console_log!(
+                "| {name} | {live} of {STREAMS} | {total} of {} | {:.1} | {:.1} | {:.1} |",
+                STREAMS * EVENTS as usize,
+                percentile(&late, 50.0),
+                percentile(&late, 99.0),
+                late.last().copied().unwrap_or(f64::NAN)
+            );
+        })
+        .await;
+    }
 }
 
 fn mib(bytes: f64) -> String {

@@ -65,8 +65,10 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
             )
         }
         Some((which, rest))
-            if ["browser", "latency", "memory", "chaos", "frames", "codecs"]
-                .contains(&which.as_str()) =>
+            if [
+                "browser", "latency", "memory", "chaos", "frames", "codecs", "http2",
+            ]
+            .contains(&which.as_str()) =>
         {
             if !rest.is_empty() {
                 return Err(format!("`bench {which}` takes no options"));
@@ -178,6 +180,8 @@ pub(crate) fn assemble_fetch_peer(root: &Path) -> Result<(), String> {
 /// that a benchmark and `cargo xtask test` can run at once.
 const BENCH_SERVER: &str = "127.0.0.1:3927";
 const BENCH_PAGE: &str = "127.0.0.1:3928";
+/// The bench server's HTTPS twin (HTTP/2 by ALPN), for `bench http2`.
+const BENCH_TLS_SERVER: &str = "127.0.0.1:3929";
 
 /// The browser benchmark `test` (a test of `tests/tests/bench.rs`) in headless Chromium, against
 /// a release build of the demo server, with `env` set at compile time.
@@ -208,6 +212,39 @@ fn browser(root: &Path, test: &str, env: &[(&str, &str)], timeout: Duration) -> 
         ],
     )?;
     process::wait_for_http(&server, server_addr, "/api/health", Duration::from_secs(30))?;
+    // Its HTTPS twin, with the local certificate (accepted by `acceptInsecureCerts`).
+    let _tls_server = if test == "http2" {
+        let certificate = crate::tls::local_certificate(root)?;
+        let (cert, key) = (
+            certificate.cert.to_string_lossy().into_owned(),
+            certificate.key.to_string_lossy().into_owned(),
+        );
+        let tls_addr: SocketAddr = BENCH_TLS_SERVER.parse().map_err(|e| format!("{e}"))?;
+        process::ensure_port_free(tls_addr)?;
+        let page = format!("http://{BENCH_PAGE}");
+        let server = process::start_server(
+            &root.join("target/release/fixture-server"),
+            "fixture-server (bench, HTTPS)",
+            &[
+                "--addr",
+                BENCH_TLS_SERVER,
+                "--cors-origin",
+                &page,
+                "--tick-interval-ms",
+                "3600000",
+                "--max-streams-per-client",
+                "1000",
+                "--tls-cert",
+                &cert,
+                "--tls-key",
+                &key,
+            ],
+        )?;
+        process::wait_for_port(tls_addr, Duration::from_secs(30))?;
+        Some(server)
+    } else {
+        None
+    };
     let chromedriver = process::find_tool("chromedriver")
         .ok_or("chromedriver is missing: run `cargo xtask setup`")?;
     let mut command = cargo();
@@ -220,6 +257,10 @@ fn browser(root: &Path, test: &str, env: &[(&str, &str)], timeout: Duration) -> 
             .env_remove("GECKODRIVER")
             .env("CHROMEDRIVER", chromedriver)
             .env("TIDINGS_TEST_SERVER", format!("http://{BENCH_SERVER}"))
+            .env(
+                "TIDINGS_TEST_TLS_SERVER",
+                format!("https://{BENCH_TLS_SERVER}"),
+            )
             .env("WASM_BINDGEN_TEST_ADDRESS", BENCH_PAGE)
             // Precise heap figures, and `gc()` for the page to call before it measures.
             .env(

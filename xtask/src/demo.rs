@@ -2,6 +2,10 @@
 //!
 //! The server is the fixture server (the demo with its chaos panel's fault injection), which
 //! wants a chaos token made up for the run; `--no-chaos` runs the plain demo server.
+//!
+//! `--tls`: the app built once (`trunk build`) and served by the demo server itself over HTTPS
+//! with HTTP/2, with a local certificate made for it: every stream of every tab on one
+//! connection, where HTTP/1.1 (and so `trunk serve`'s proxy) allows six per origin.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -13,6 +17,9 @@ const API_ADDR: &str = "127.0.0.1:3000";
 /// Where `trunk serve` listens (`Trunk.toml`).
 const APP_URL: &str = "http://127.0.0.1:8080";
 
+/// Where the demo listens with `--tls`.
+const TLS_ADDR: &str = "127.0.0.1:3443";
+
 /// The Redis of `--instances N`.
 const REDIS_PORT: u16 = 6399;
 
@@ -21,12 +28,14 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
     let mut instances = 1usize;
     let mut ssr = false;
     let mut chaos = true;
+    let mut tls = false;
     let mut rest = options.iter();
     while let Some(option) = rest.next() {
         match option.as_str() {
             "--release" => release = true,
             "--ssr" => ssr = true,
             "--no-chaos" => chaos = false,
+            "--tls" => tls = true,
             "--instances" => {
                 instances = rest
                     .next()
@@ -43,6 +52,12 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
     let token = chaos.then(|| random_text(24)).transpose()?;
     if ssr {
         return server_rendered(&root, &accounts);
+    }
+    if tls {
+        if instances > 1 {
+            return Err("--tls serves one instance: leave out --instances".into());
+        }
+        return over_tls(&root, &accounts, token.as_deref(), release);
     }
     let api: SocketAddr = API_ADDR.parse().map_err(|e| format!("{e}"))?;
     process::ensure_port_free(api)?;
@@ -119,6 +134,79 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
     let outcome = process::run("trunk serve", &mut trunk);
     drop(services);
     outcome
+}
+
+/// The demo over HTTPS and HTTP/2, the app served by the server itself, until Ctrl-C.
+fn over_tls(
+    root: &std::path::Path,
+    accounts: &Accounts,
+    token: Option<&str>,
+    release: bool,
+) -> Result<(), String> {
+    let addr: SocketAddr = TLS_ADDR.parse().map_err(|e| format!("{e}"))?;
+    process::ensure_port_free(addr)?;
+    let certificate = crate::tls::local_certificate(root)?;
+    println!("== demo: building the demo server and the app");
+    process::build_demo_server()?;
+    let mut trunk = std::process::Command::new("trunk");
+    trunk
+        .env("PATH", tool_path())
+        .env("TRUNK_SKIP_VERSION_CHECK", "true")
+        .current_dir(root)
+        .arg("build");
+    if release {
+        trunk.arg("--release");
+    }
+    process::run("trunk build", &mut trunk)?;
+    let (cert, key) = (
+        certificate.cert.to_string_lossy().into_owned(),
+        certificate.key.to_string_lossy().into_owned(),
+    );
+    let dist = root.join("dist").to_string_lossy().into_owned();
+    let mut args = vec![
+        "--addr",
+        TLS_ADDR,
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+        "--dist",
+        &dist,
+        "--secure-cookies",
+        "--compress",
+    ];
+    let flags = accounts.flags();
+    args.extend(flags.iter().map(String::as_str));
+    let server = match token {
+        Some(token) => {
+            args.extend(["--chaos-token", token]);
+            process::start_fixture_server("fixture-server (HTTPS)", &args)?
+        }
+        None => process::start_demo_server("demo-server (HTTPS)", &args)?,
+    };
+    process::wait_for_port(addr, Duration::from_secs(30))?;
+    let url = format!("https://{TLS_ADDR}");
+    match token {
+        Some(token) => println!(
+            "
+    open {url}/?chaos={token}   (the chaos panel needs the token)"
+        ),
+        None => println!(
+            "
+    open {url}"
+        ),
+    }
+    println!(
+        "    the certificate is the demo's own ({}): accept it once, or trust that file",
+        certificate.cert.display()
+    );
+    accounts.print();
+    println!("== demo: serving over HTTPS and HTTP/2 (Ctrl-C stops it)");
+    // Ctrl-C stops it (the interrupt handler stops every service); until then, watch it.
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+        server.check_running()?;
+    }
 }
 
 /// The server-rendered demo, in the foreground until Ctrl-C.

@@ -19,6 +19,7 @@ mod process;
 mod setup;
 mod ssr;
 mod test;
+mod tls;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -37,6 +38,8 @@ commands:
                    http://127.0.0.1:3000
       --no-chaos   the plain demo server, without the chaos panel's fault injection
                    (otherwise the fixture server, behind a token printed at start-up)
+      --tls        the app built once and served by the demo server over HTTPS and HTTP/2 on
+                   https://127.0.0.1:3443, with a local certificate made for it
   test             fmt, clippy (native and wasm32), docs, native tests, 30 s of fuzzing per
                    target, browser tests in headless Chromium and Firefox (bad input, chaos and
                    a short soak among them), interop tests against third-party clients,
@@ -54,6 +57,8 @@ commands:
   bench chaos      10000 events under random drops and 503s, per transport: lost, duplicates
   bench frames     20000 events at 10000/s to a rendered view: re-renders, frames painted and
                    dropped, lateness, with signals per frame (the default) and per event
+  bench http2      12 streams in one page over HTTP/1.1 and over HTTP/2 (TLS): streams live,
+                   events delivered, lateness
   bench compression
                    the ticker and an LLM token stream, uncompressed, gzip, Brotli, zstd: bytes,
                    latency, heap per stream, next to axum + tower-http's CompressionLayer

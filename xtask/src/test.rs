@@ -10,6 +10,8 @@ use crate::process::{self, Service, cargo, tool_path};
 
 /// The demo server the browser tests talk to (baked into them at compile time).
 const TEST_SERVER: &str = "127.0.0.1:3917";
+/// The same over HTTPS (HTTP/2 by ALPN), for the browser tests that need it.
+const TLS_TEST_SERVER: &str = "127.0.0.1:3925";
 /// The origin of wasm-bindgen-test-runner's page, which the test server allows by CORS.
 const TEST_PAGE: &str = "127.0.0.1:3918";
 /// The demo server that serves the trunk-built app for the end-to-end tests.
@@ -306,6 +308,30 @@ fn browser_tests(root: &Path) -> Result<(), String> {
     args.extend(flags.iter().map(String::as_str));
     let server = process::start_fixture_server("fixture-server (browser tests)", &args)?;
     process::wait_for_http(&server, server_addr, "/api/health", Duration::from_secs(30))?;
+    // Its twin over HTTPS and HTTP/2, with the local certificate (the browsers accept it:
+    // `acceptInsecureCerts` in webdriver.json).
+    let certificate = crate::tls::local_certificate(root)?;
+    let (cert, key) = (
+        certificate.cert.to_string_lossy().into_owned(),
+        certificate.key.to_string_lossy().into_owned(),
+    );
+    let tls_addr: SocketAddr = TLS_TEST_SERVER.parse().map_err(|e| format!("{e}"))?;
+    process::ensure_port_free(tls_addr)?;
+    let mut tls_args = vec![
+        "--addr",
+        TLS_TEST_SERVER,
+        "--cors-origin",
+        &page,
+        "--tick-interval-ms",
+        "50",
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+    ];
+    tls_args.extend(flags.iter().map(String::as_str));
+    let tls_server = process::start_fixture_server("fixture-server (HTTPS)", &tls_args)?;
+    process::wait_for_port(tls_addr, Duration::from_secs(30))?;
     let peer = start_peer_server(root)?;
 
     // The drivers setup checked, found the same way.
@@ -337,6 +363,10 @@ fn browser_tests(root: &Path) -> Result<(), String> {
             .env_remove(other_var)
             .env(driver_var, driver)
             .env("TIDINGS_TEST_SERVER", format!("http://{TEST_SERVER}"))
+            .env(
+                "TIDINGS_TEST_TLS_SERVER",
+                format!("https://{TLS_TEST_SERVER}"),
+            )
             .env("TIDINGS_PEER_SERVER", format!("http://{PEER_SERVER}"))
             .env("TIDINGS_PEER_CONTROL", format!("http://{PEER_CONTROL}"))
             .env("WASM_BINDGEN_TEST_ADDRESS", TEST_PAGE)
@@ -356,6 +386,7 @@ fn browser_tests(root: &Path) -> Result<(), String> {
             ]);
         process::run(&format!("browser tests in {browser}"), &mut command)?;
         server.check_running()?;
+        tls_server.check_running()?;
         peer.check_running()?;
     }
     Ok(())

@@ -21,6 +21,16 @@ pub struct Config {
     #[arg(long, env = "TIDINGS_DEMO_DIST")]
     pub dist: Option<PathBuf>,
 
+    /// Serve HTTPS with this certificate chain (PEM), HTTP/2 and HTTP/1.1 by ALPN: browsers
+    /// then open any number of streams to the server over one connection, where HTTP/1.1 allows
+    /// six. Needs `--tls-key`. `cargo xtask demo --tls` makes a local certificate.
+    #[arg(long, env = "TIDINGS_DEMO_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of `--tls-cert`.
+    #[arg(long, env = "TIDINGS_DEMO_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
     /// An origin allowed to call the API from another origin, with credentials (repeatable, or
     /// comma-separated).
     /// Such an origin may also send state-changing requests (see `guard`).

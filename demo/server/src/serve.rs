@@ -10,6 +10,8 @@
 //! - Graceful shutdown with a deadline (`--shutdown-deadline-secs`): streams end at once
 //!   ([`Shutdown`]), other responses may finish, and connections still open after the
 //!   deadline are dropped.
+//! - With `--tls-cert` and `--tls-key`, HTTPS through rustls, HTTP/2 or HTTP/1.1 as the client
+//!   chooses (ALPN); the TLS handshake has the header-read time limit too.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -18,7 +20,7 @@ use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::serve::Listener as _;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tidings_axum::deadline::{PeerAddr, WriteDeadline};
@@ -35,8 +37,8 @@ use crate::Config;
 ///
 /// # Errors
 ///
-/// None yet: accepting retries by itself (axum's listener logs and waits on errors such as
-/// running out of file descriptors). The `Result` leaves room for errors at start-up.
+/// At start-up, a `--tls-cert` or `--tls-key` that cannot be read or used. Accepting retries by
+/// itself (axum's listener logs and waits on errors such as running out of file descriptors).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
@@ -44,12 +46,23 @@ pub async fn serve(
     shutdown: Shutdown,
     signal: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let tls = tls_acceptor(config)?;
     let mut listener = WriteDeadline::new(listener, config.write_deadline);
     let connections = Arc::new(Semaphore::new(config.max_connections));
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(Some(config.header_read_timeout));
+    // Over TLS: HTTP/2 or HTTP/1.1, as ALPN settled it.
+    let mut auto = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    auto.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Some(config.header_read_timeout));
+    auto.http2()
+        .timer(TokioTimer::new())
+        // Each stream is an HTTP/2 stream: the per-client stream cap applies before this.
+        .max_concurrent_streams(Some(256))
+        .keep_alive_interval(Some(std::time::Duration::from_secs(20)));
     let signal = shutdown.clone().after(signal);
     tokio::pin!(signal);
     loop {
@@ -72,10 +85,33 @@ pub async fn serve(
                 request.extensions_mut().insert(peer);
                 request
             });
-        let connection = http.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
-        let connection = graceful.watch(connection);
+        let service = TowerToHyperService::new(service);
+        let Some(tls) = tls.clone() else {
+            let connection = graceful.watch(http.serve_connection(TokioIo::new(io), service));
+            tokio::spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::debug!(%addr, %error, "connection ended with an error");
+                }
+                drop(permit);
+            });
+            continue;
+        };
+        let (auto, watcher) = (auto.clone(), graceful.watcher());
+        let handshake_timeout = config.header_read_timeout;
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            let io = match tokio::time::timeout(handshake_timeout, tls.accept(io)).await {
+                Ok(Ok(io)) => io,
+                Ok(Err(error)) => {
+                    tracing::debug!(%addr, %error, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%addr, "TLS handshake too slow: cut off");
+                    return;
+                }
+            };
+            let connection = auto.serve_connection(TokioIo::new(io), service);
+            if let Err(error) = watcher.watch(connection).await {
                 tracing::debug!(%addr, %error, "connection ended with an error");
             }
             drop(permit);
@@ -94,6 +130,37 @@ pub async fn serve(
     Ok(())
 }
 
+/// The TLS acceptor of `--tls-cert` and `--tls-key`, if given: HTTP/2 and HTTP/1.1 offered by
+/// ALPN, in that order.
+///
+/// # Errors
+///
+/// If a file cannot be read, or holds no certificate or key rustls takes.
+fn tls_acceptor(config: &Config) -> std::io::Result<Option<tokio_rustls::TlsAcceptor>> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
+        return Ok(None);
+    };
+    let invalid = |what: &str, path: &std::path::Path, error: &dyn std::fmt::Display| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{what} {}: {error}", path.display()),
+        )
+    };
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| invalid("--tls-cert", cert, &e))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| invalid("--tls-key", key, &e))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|builder| builder.with_no_client_auth().with_single_cert(chain, key))
+        .map_err(|e| invalid("--tls-cert", cert, &e))?;
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Some(tokio_rustls::TlsAcceptor::from(Arc::new(tls))))
+}
+
 /// Logs to stderr at `RUST_LOG`'s levels, `info` by default (tower-http's at `warn`).
 pub fn init_logging() {
     use tracing_subscriber::EnvFilter;
@@ -107,11 +174,14 @@ pub fn init_logging() {
 
 /// Binds `config.addr` and writes back the address it got (the port, when it asked for 0): the
 /// [`guard`](crate::guard) answers to that address, so a server must build its app after this.
+/// It checks `--tls-cert` and `--tls-key` first, so that a server never says it listens when
+/// it cannot.
 ///
 /// # Errors
 ///
-/// If the address cannot be bound.
+/// If the TLS files cannot be used, or the address cannot be bound.
 pub async fn bind(config: &mut Config) -> std::io::Result<TcpListener> {
+    tls_acceptor(config)?;
     let listener = TcpListener::bind(config.addr).await?;
     config.addr = listener.local_addr()?;
     Ok(listener)
@@ -132,7 +202,12 @@ pub fn announce(name: &str, config: &Config, accounts: &crate::auth::Accounts) {
             account.password()
         );
     }
-    println!("{name} listening on http://{}", config.addr);
+    let scheme = if config.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    println!("{name} listening on {scheme}://{}", config.addr);
 }
 
 /// Resolves on Ctrl-C or SIGTERM, so that open streams are ended cleanly.

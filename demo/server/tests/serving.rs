@@ -290,3 +290,42 @@ fn configuration_errors_are_clean_errors() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+/// TLS files that cannot be used stop the server at start-up with the flag and the file named,
+/// before it says it listens; a certificate without its key is refused by the flags.
+#[test]
+fn unusable_tls_files_are_clean_errors() {
+    let missing = Command::new(env!("CARGO_BIN_EXE_demo-server"))
+        .args(["--addr", "127.0.0.1:0", "--tls-cert", "cert.pem"])
+        .output()
+        .expect("demo-server runs");
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(missing.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--tls-key"), "{stderr}");
+
+    let dir = std::env::temp_dir().join(format!("tidings-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let not_pem = dir.join("not.pem");
+    std::fs::write(&not_pem, "not a certificate").expect("written");
+    for (cert, key, says) in [
+        (dir.join("absent.pem"), not_pem.clone(), "--tls-cert"),
+        (not_pem.clone(), not_pem.clone(), "--tls-"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_demo-server"))
+            .args(["--addr", "127.0.0.1:0", "--tls-cert"])
+            .arg(&cert)
+            .arg("--tls-key")
+            .arg(&key)
+            .output()
+            .expect("demo-server runs");
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+        );
+        assert!(!output.status.success(), "{stderr}");
+        assert!(stderr.contains(says) && stderr.contains(".pem"), "{stderr}");
+        assert!(!stdout.contains("listening"), "{stdout}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

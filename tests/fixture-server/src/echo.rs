@@ -1,10 +1,10 @@
-//! `GET`/`POST /api/echo`: one `echo` event describing the request (method,
+//! `GET`/`POST /api/echo`: one `echo` event describing the request (method, HTTP version,
 //! the `Authorization`, `X-Custom` and `Last-Event-ID` headers, and the body), after which the
 //! stream ends, so that the client reconnects. For testing what clients send.
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::http::{HeaderMap, Method};
+use axum::http::{HeaderMap, Method, Version};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::stream;
@@ -17,7 +17,7 @@ pub fn routes() -> Router<Fixtures> {
     Router::new().route("/", get(echo).post(echo))
 }
 
-async fn echo(method: Method, headers: HeaderMap, body: Bytes) -> Response {
+async fn echo(method: Method, version: Version, headers: HeaderMap, body: Bytes) -> Response {
     let header = |name: &str| {
         headers
             .get(name)
@@ -26,6 +26,7 @@ async fn echo(method: Method, headers: HeaderMap, body: Bytes) -> Response {
     };
     let data = serde_json::json!({
         "method": method.as_str(),
+        "version": format!("{version:?}"),
         "authorization": header("authorization"),
         "custom": header("x-custom"),
         "last_event_id": header("last-event-id"),

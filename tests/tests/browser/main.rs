@@ -9,6 +9,7 @@ mod codecs;
 mod compression;
 mod features;
 mod hostile;
+mod http2;
 mod interop;
 mod reconnect;
 mod transports;

@@ -76,3 +76,28 @@ export function native_samples(url, n) {
     };
   });
 }
+
+// Main-thread busy time for `bench frames`: the tasks over 50 ms (the Long Tasks API, which
+// Chromium has), from long_tasks_start() to long_tasks_stop(), which returns their total
+// duration in milliseconds (-1 where the browser does not report long tasks).
+let longTasks = null;
+export function long_tasks_start() {
+  if (!PerformanceObserver.supportedEntryTypes.includes("longtask")) {
+    longTasks = null;
+    return;
+  }
+  const tasks = { total: 0 };
+  tasks.observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) tasks.total += entry.duration;
+  });
+  tasks.observer.observe({ type: "longtask" });
+  longTasks = tasks;
+}
+export function long_tasks_stop() {
+  const tasks = longTasks;
+  longTasks = null;
+  if (tasks === null) return -1;
+  for (const entry of tasks.observer.takeRecords()) tasks.total += entry.duration;
+  tasks.observer.disconnect();
+  return tasks.total;
+}

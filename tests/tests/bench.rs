@@ -16,7 +16,8 @@
 //!   default) and at every event (what a signal set from each event gives, as in a hand-written
 //!   wrapper or leptos-use's `use_event_source`), and at every event of a stream the server
 //!   paces (`?pace=30`: 30 writes a second, the newest tick in each): ticks received,
-//!   re-renders, frames the page painted and dropped, and how late the events reached the page.
+//!   re-renders, main-thread time in long tasks (over 50 ms), frames the page painted and
+//!   dropped, and how late the events reached the page.
 //! - `codecs` (`bench codecs`): the same series of sensor readings (64 floats and 32 bytes a
 //!   batch) as JSON and as postcard in base64: bytes per event, decoding alone (next to the
 //!   browser's `JSON.parse` on the same JSON), and whole streams from the server through each
@@ -55,6 +56,8 @@ extern "C" {
     #[wasm_bindgen(catch)]
     async fn native_latency(url: &str, n: u32) -> Result<JsValue, JsValue>;
     fn json_parse_all(texts: Vec<String>) -> f64;
+    fn long_tasks_start();
+    fn long_tasks_stop() -> f64;
     #[wasm_bindgen(catch)]
     async fn native_samples(url: &str, n: u32) -> Result<JsValue, JsValue>;
 }
@@ -233,6 +236,8 @@ async fn next_frame() {
 struct FrameRun {
     /// Ticks of the run that reached the page.
     received: usize,
+    /// Milliseconds the main thread spent in tasks over 50 ms (negative: not reported).
+    long_tasks: f64,
     renders: u32,
     frames: u32,
     dropped: u32,
@@ -304,6 +309,7 @@ async fn frame_run(per_frame: bool, pace: Option<u32>, events: u32, rate: u32) -
             }
         });
         let before = renders.load(std::sync::atomic::Ordering::Relaxed);
+        long_tasks_start();
         let started = now();
         let first = proof::paced(events, rate).await.first;
         let last = first + u64::from(events) - 1;
@@ -326,6 +332,7 @@ async fn frame_run(per_frame: bool, pace: Option<u32>, events: u32, rate: u32) -
         )
         .await;
         let received = arrived();
+        let long_tasks = long_tasks_stop();
         let millis = now() - started;
         painting.set(false);
         let renders = renders.load(std::sync::atomic::Ordering::Relaxed) - before;
@@ -339,6 +346,7 @@ async fn frame_run(per_frame: bool, pace: Option<u32>, events: u32, rate: u32) -
             .sum();
         FrameRun {
             received,
+            long_tasks,
             renders,
             frames: frames.len() as u32,
             dropped,
@@ -364,9 +372,9 @@ async fn frames() {
         "{EVENTS} ticks at {RATE}/s (EventSource) to a view of the latest tick and a 50-tick history:"
     );
     console_log!(
-        "| signals tell their readers | ticks received | re-renders | frames painted | frames dropped | worst frame ms | run ms | late p50 ms | late p99 ms |"
+        "| signals tell their readers | ticks received | re-renders | main thread in long tasks ms | frames painted | frames dropped | worst frame ms | run ms | late p50 ms | late p99 ms |"
     );
-    console_log!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    console_log!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (name, per_frame, pace) in [
         ("once per frame (default)", true, None),
         ("at every event (signals_per_frame(false))", false, None),
@@ -382,9 +390,10 @@ async fn frames() {
         }
         run.late.sort_by(f64::total_cmp);
         console_log!(
-            "| {name} | {} | {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.1} |",
+            "| {name} | {} | {} | {:.0} | {} | {} | {:.0} | {:.0} | {:.1} | {:.1} |",
             run.received,
             run.renders,
+            run.long_tasks,
             run.frames,
             run.dropped,
             run.worst_frame,

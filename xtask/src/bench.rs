@@ -185,6 +185,29 @@ const BENCH_TLS_SERVER: &str = "127.0.0.1:3929";
 
 /// The browser benchmark `test` (a test of `tests/tests/bench.rs`) in headless Chromium, against
 /// a release build of the demo server, with `env` set at compile time.
+/// Starts the bench build of the fixture server on `addr` for the bench page, with no ticker of
+/// its own to speak of, room for many streams, and `extra` flags.
+fn start_bench_server(
+    root: &Path,
+    name: &str,
+    addr: &str,
+    extra: &[&str],
+) -> Result<process::Service, String> {
+    let page = format!("http://{BENCH_PAGE}");
+    let mut args = vec![
+        "--addr",
+        addr,
+        "--cors-origin",
+        &page,
+        "--tick-interval-ms",
+        "3600000",
+        "--max-streams-per-client",
+        "1000",
+    ];
+    args.extend_from_slice(extra);
+    process::start_server(&root.join("target/release/fixture-server"), name, &args)
+}
+
 fn browser(root: &Path, test: &str, env: &[(&str, &str)], timeout: Duration) -> Result<(), String> {
     crate::setup::run()?;
     assemble_fetch_peer(root)?;
@@ -197,20 +220,7 @@ fn browser(root: &Path, test: &str, env: &[(&str, &str)], timeout: Duration) -> 
     let server_addr: SocketAddr = BENCH_SERVER.parse().map_err(|e| format!("{e}"))?;
     process::ensure_port_free(server_addr)?;
     process::ensure_port_free(BENCH_PAGE.parse().map_err(|e| format!("{e}"))?)?;
-    let server = process::start_server(
-        &root.join("target/release/fixture-server"),
-        "fixture-server (bench)",
-        &[
-            "--addr",
-            BENCH_SERVER,
-            "--cors-origin",
-            &format!("http://{BENCH_PAGE}"),
-            "--tick-interval-ms",
-            "3600000",
-            "--max-streams-per-client",
-            "1000",
-        ],
-    )?;
+    let server = start_bench_server(root, "fixture-server (bench)", BENCH_SERVER, &[])?;
     process::wait_for_http(&server, server_addr, "/api/health", Duration::from_secs(30))?;
     // Its HTTPS twin, with the local certificate (accepted by `acceptInsecureCerts`).
     let _tls_server = if test == "http2" {
@@ -221,24 +231,11 @@ fn browser(root: &Path, test: &str, env: &[(&str, &str)], timeout: Duration) -> 
         );
         let tls_addr: SocketAddr = BENCH_TLS_SERVER.parse().map_err(|e| format!("{e}"))?;
         process::ensure_port_free(tls_addr)?;
-        let page = format!("http://{BENCH_PAGE}");
-        let server = process::start_server(
-            &root.join("target/release/fixture-server"),
+        let server = start_bench_server(
+            root,
             "fixture-server (bench, HTTPS)",
-            &[
-                "--addr",
-                BENCH_TLS_SERVER,
-                "--cors-origin",
-                &page,
-                "--tick-interval-ms",
-                "3600000",
-                "--max-streams-per-client",
-                "1000",
-                "--tls-cert",
-                &cert,
-                "--tls-key",
-                &key,
-            ],
+            BENCH_TLS_SERVER,
+            &["--tls-cert", &cert, "--tls-key", &key],
         )?;
         process::wait_for_port(tls_addr, Duration::from_secs(30))?;
         Some(server)

@@ -182,7 +182,7 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
         )?;
         // As docs.rs builds it: every optional part documented.
         process::run(
-            "docs (tidings-axum)",
+            "docs (tidings-axum, every feature)",
             cargo()
                 .current_dir(&root)
                 .env("RUSTDOCFLAGS", "-D warnings")
@@ -192,7 +192,21 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
                     "-p",
                     "tidings-axum",
                     "--features",
-                    "redis,testing",
+                    "redis,testing,compression",
+                ]),
+        )?;
+        process::run(
+            "docs (tidings-wire, every feature)",
+            cargo()
+                .current_dir(&root)
+                .env("RUSTDOCFLAGS", "-D warnings")
+                .args([
+                    "doc",
+                    "--no-deps",
+                    "-p",
+                    "tidings-wire",
+                    "--features",
+                    "postcard",
                 ]),
         )
     })?;

@@ -35,12 +35,12 @@
 //! JSON is the default, and what every SSE client and tool can read. A type chooses another
 //! [`Encoding`] with one line, and both sides follow, since they share the type:
 //!
-//! - [`Encoding::Postcard`] (feature `postcard`): [postcard](https://docs.rs/postcard), a compact
+//! - `Encoding::Postcard` (feature `postcard`): [postcard](https://docs.rs/postcard), a compact
 //!   binary serde format, sent as base64 text (SSE data is text). Smaller on the wire and faster
 //!   to decode for numeric data (`cargo xtask bench codecs` measures both in the browser); not
 //!   readable by tools, and the two sides must agree on the type's exact shape, as postcard
 //!   carries no field names.
-//! - For bytes inside a JSON event, [`base64`](crate::base64) (feature `base64`) writes a
+//! - For bytes inside a JSON event, `tidings_wire::base64` (feature `base64`) writes a
 //!   `Vec<u8>` field as base64 text instead of JSON's array of numbers.
 //!
 //! Any other format (MessagePack, CBOR, …) is an override of [`TypedEvent::encode`] and

@@ -497,27 +497,25 @@ impl Channel {
     /// `last_event_id` when given: see [`Channel`]. Without an ID the client gets live events
     /// only.
     pub fn subscribe(&self, last_event_id: Option<&str>) -> EventStream {
-        let (prefix, cursor, after) = self.start(last_event_id);
-        EventStream::from_bytes(follow::Follow::new(
-            self.clone(),
-            cursor,
-            after,
-            prefix,
-            None,
-        ))
+        self.follow(last_event_id, None)
     }
 
     /// A response streaming this channel's events as [`subscribe`](Channel::subscribe) does,
     /// but written at most once per `pace` interval, each write carrying what came meanwhile,
     /// with superseded events left out (see [`Pace`]).
     pub fn subscribe_paced(&self, last_event_id: Option<&str>, pace: Pace) -> EventStream {
+        self.follow(last_event_id, Some(pace))
+    }
+
+    /// A subscriber's stream, from after `last_event_id`, at `pace` if given.
+    fn follow(&self, last_event_id: Option<&str>, pace: Option<Pace>) -> EventStream {
         let (prefix, cursor, after) = self.start(last_event_id);
         EventStream::from_bytes(follow::Follow::new(
             self.clone(),
             cursor,
             after,
             prefix,
-            Some(pace),
+            pace,
         ))
     }
 

@@ -165,49 +165,35 @@ pub(crate) fn run(options: &[String]) -> Result<(), String> {
         )
     })?;
     steps.run("docs", || {
-        process::run(
-            "docs",
-            cargo()
-                .current_dir(&root)
-                .env("RUSTDOCFLAGS", "-D warnings")
-                .args(["doc", "--no-deps", "-p", "tidings-wire", "-p", "tidings"]),
-        )?;
-        // With its optional transport too: no link may break either way.
-        process::run(
+        // Every link must hold with the default features and with every optional part, as
+        // docs.rs builds it (`all-features`).
+        let docs = |what: &str, args: &[&str]| {
+            process::run(
+                what,
+                cargo()
+                    .current_dir(&root)
+                    .env("RUSTDOCFLAGS", "-D warnings")
+                    .args(["doc", "--no-deps"])
+                    .args(args),
+            )
+        };
+        docs("docs", &["-p", "tidings-wire", "-p", "tidings"])?;
+        docs(
             "docs (tidings, polling)",
-            cargo()
-                .current_dir(&root)
-                .env("RUSTDOCFLAGS", "-D warnings")
-                .args(["doc", "--no-deps", "-p", "tidings", "--features", "polling"]),
+            &["-p", "tidings", "--features", "polling"],
         )?;
-        // As docs.rs builds it: every optional part documented.
-        process::run(
+        docs(
             "docs (tidings-axum, every feature)",
-            cargo()
-                .current_dir(&root)
-                .env("RUSTDOCFLAGS", "-D warnings")
-                .args([
-                    "doc",
-                    "--no-deps",
-                    "-p",
-                    "tidings-axum",
-                    "--features",
-                    "redis,testing,compression",
-                ]),
+            &[
+                "-p",
+                "tidings-axum",
+                "--features",
+                "redis,testing,compression",
+            ],
         )?;
-        process::run(
+        docs(
             "docs (tidings-wire, every feature)",
-            cargo()
-                .current_dir(&root)
-                .env("RUSTDOCFLAGS", "-D warnings")
-                .args([
-                    "doc",
-                    "--no-deps",
-                    "-p",
-                    "tidings-wire",
-                    "--features",
-                    "postcard",
-                ]),
+            &["-p", "tidings-wire", "--features", "postcard"],
         )
     })?;
     steps.run(

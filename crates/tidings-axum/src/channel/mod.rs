@@ -655,13 +655,10 @@ impl Channel {
     /// one chunk; frames from [`SHARE_FROM`] bytes up are the log's own, shared.
     fn read_batch(&self, cursor: u64, after: Key, budget: usize) -> Batch {
         let log = self.read_log();
-        let Some(oldest) = log.entries.front().map(|entry| entry.seq) else {
-            return Batch::Empty(cursor);
+        let first = match place(&log, cursor) {
+            Ok(first) => first,
+            Err(batch) => return batch,
         };
-        if cursor < oldest {
-            return Batch::Lagged(resync_frame(&log, ResyncReason::TooOld));
-        }
-        let first = usize::try_from(cursor - oldest).unwrap_or(usize::MAX);
         let mut chunks = Vec::new();
         // Small frames waiting to go out together: the first one as the log holds it (a
         // batch of one, the usual live case, is sent without a copy), copied together from
@@ -803,6 +800,18 @@ fn evict(config: &ChannelConfig, log: &mut Log, now: Instant) {
         log.bytes -= front.bytes.len();
         log.entries.pop_front();
     }
+}
+
+/// Where a subscriber at `cursor` starts in `log` (the index of its next entry), or the batch
+/// it gets instead: nothing when the log is empty, a resync when its next event has left it.
+fn place(log: &Log, cursor: u64) -> Result<usize, Batch> {
+    let Some(oldest) = log.entries.front().map(|entry| entry.seq) else {
+        return Err(Batch::Empty(cursor));
+    };
+    if cursor < oldest {
+        return Err(Batch::Lagged(resync_frame(log, ResyncReason::TooOld)));
+    }
+    Ok(usize::try_from(cursor - oldest).unwrap_or(usize::MAX))
 }
 
 /// Small frames gathered for one write.

@@ -6,10 +6,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tidings_wire::protocol::ResyncReason;
 use tokio::time::{Instant, Sleep};
 
-use super::{Batch, Channel, Key, Small, resync_frame};
+use super::{Batch, Channel, Key, Small, place};
 
 /// How many of the events waiting for a paced write are looked at together, at most: events
 /// supersede one another within such a window.
@@ -147,16 +146,10 @@ impl Channel {
     /// [`WINDOW`] events), and whether more are waiting after the batch.
     pub(super) fn read_paced(&self, cursor: u64, after: Key, budget: usize) -> (Batch, bool) {
         let log = self.read_log();
-        let Some(oldest) = log.entries.front().map(|entry| entry.seq) else {
-            return (Batch::Empty(cursor), false);
+        let first = match place(&log, cursor) {
+            Ok(first) => first,
+            Err(batch) => return (batch, false),
         };
-        if cursor < oldest {
-            return (
-                Batch::Lagged(resync_frame(&log, ResyncReason::TooOld)),
-                false,
-            );
-        }
-        let first = usize::try_from(cursor - oldest).unwrap_or(usize::MAX);
         let window: Vec<_> = log.entries.iter().skip(first).take(WINDOW).collect();
         // From the newest back: an event is superseded when a newer one of its group waits.
         let mut groups = HashSet::new();
